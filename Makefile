@@ -1,0 +1,48 @@
+# Two commands matter: `make lab` (work through the course) and `make test` (everything CI checks).
+PYTHON   ?= python3
+VENV     := .venv
+VPY      := $(VENV)/bin/python
+STAMP    := $(VENV)/.installed
+LAB_ARGS ?=
+# Seconds one notebook cell may run under nbval before the chapter fails.
+CELL_TIMEOUT ?= 600
+
+.PHONY: install lab test test-lib test-chapters book bench student clean
+
+install: $(STAMP)
+
+# Re-installs only when the pins or the package metadata change, so a second `make test` is fast.
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(VPY) || $(PYTHON) -m venv $(VENV)
+	$(VPY) -m pip install --quiet --upgrade pip
+	$(VPY) -m pip install --quiet -r requirements.txt
+	$(VPY) -m pip install --quiet --no-deps -e .
+	touch $@
+
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab --notebook-dir=chapters $(LAB_ARGS)
+
+test: test-lib test-chapters
+
+# Unit tests of course_lib, repository consistency, exercises (solution passes, stub fails).
+test-lib: $(STAMP)
+	$(VPY) -m pytest tests
+
+# Every chapter executed top to bottom; the check cells' asserts are the pass/fail signal.
+test-chapters: $(STAMP)
+	$(VPY) -m pytest --nbval-lax --nbval-current-env --nbval-cell-timeout=$(CELL_TIMEOUT) -p no:cacheprovider chapters/*.ipynb
+
+# The Jupyter Book (HTML, chapters executed) in _build/html.
+book: $(STAMP)
+	$(VENV)/bin/jupyter-book build .
+
+# Wall time of every chapter from a fresh kernel, and the total.
+bench: $(STAMP)
+	$(VPY) -m course_lib.bench
+
+# Student notebooks, solutions removed, in build/student.
+student: $(STAMP)
+	$(VPY) -m course_lib.assign build --out build/student
+
+clean:
+	rm -rf $(VENV) _build build .cache
