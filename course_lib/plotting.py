@@ -45,8 +45,7 @@ def image_grid(images, nrow: int | None = None, levels: int | None = None, title
         r, c = divmod(i, nrow)
         canvas[1 + r * (h + 1): 1 + r * (h + 1) + h, 1 + c * (w + 1): 1 + c * (w + 1) + w] = image
     fig, ax = _axes(ax, (min(1.0 * nrow, 8), min(1.0 * ncol, 8)))
-    cm = plt.get_cmap(cmap).copy()
-    cm.set_bad("#d0d7e0")  # the separators between images
+    cm = plt.get_cmap(cmap).with_extremes(bad="#d0d7e0")  # NaN = the separators between images
     ax.imshow(canvas, cmap=cm, vmin=0, vmax=vmax, interpolation="nearest")
     ax.set_axis_off()
     if title:

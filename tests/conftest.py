@@ -1,0 +1,20 @@
+import matplotlib
+
+matplotlib.use("Agg")  # tests draw figures without a screen
+
+import matplotlib.pyplot as plt
+import pytest
+import torch
+
+
+@pytest.fixture(autouse=True)
+def isolated_cache(tmp_path, monkeypatch):
+    """Every test writes checkpoints and leaderboards under its own temporary folder."""
+    monkeypatch.setenv("DGM_CACHE", str(tmp_path / "cache"))
+    yield
+    plt.close("all")
+
+
+@pytest.fixture
+def gen():
+    return torch.Generator().manual_seed(0)

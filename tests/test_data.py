@@ -1,0 +1,170 @@
+import gzip
+import struct
+
+import numpy as np
+import pytest
+import torch
+
+from course_lib import data
+
+
+@pytest.mark.parametrize("name", sorted(data.TOY_SAMPLERS))
+def test_toy_samplers_shape_and_repeatability(name):
+    a = data.toy(name, 500, generator=torch.Generator().manual_seed(3))
+    b = data.toy(name, 500, generator=torch.Generator().manual_seed(3))
+    assert a.shape == (500, 2) and torch.isfinite(a).all()
+    assert torch.equal(a, b)
+
+
+def test_eight_gaussians_has_eight_modes_on_the_circle():
+    x = data.eight_gaussians(4000, std=0.01, generator=torch.Generator().manual_seed(0))
+    radius = x.norm(dim=1)
+    assert torch.allclose(radius, torch.full_like(radius, 2.0), atol=0.05)
+    angles = torch.round(torch.atan2(x[:, 1], x[:, 0]) / (torch.pi / 4)) % 8
+    assert len(torch.unique(angles)) == 8
+
+
+def test_checkerboard_only_fills_black_squares():
+    x = data.checkerboard(5000, generator=torch.Generator().manual_seed(0))
+    col, row = torch.floor(x[:, 0] + 2), torch.floor(x[:, 1] + 2)
+    assert ((x > -2) & (x < 2)).all()
+    assert ((col + row) % 2 == 0).all()
+
+
+def test_parallel_lines_is_a_vertical_segment_at_theta():
+    x = data.parallel_lines(1000, theta=0.7, generator=torch.Generator().manual_seed(0))
+    assert torch.all(x[:, 0] == 0.7)
+    assert x[:, 1].min() >= 0 and x[:, 1].max() < 1
+    assert abs(x[:, 1].mean().item() - 0.5) < 0.05
+
+
+def test_labelled_blobs_balanced_and_separated():
+    x, y = data.labelled_blobs(400, generator=torch.Generator().manual_seed(0))
+    assert x.shape == (400, 2) and y.shape == (400,)
+    assert (y == 0).sum() == 200
+    assert x[y == 0, 0].mean() < -0.5 < 0.5 < x[y == 1, 0].mean()
+
+
+@pytest.mark.parametrize("call, error, name", [
+    (lambda: data.moons(0), ValueError, "n"),
+    (lambda: data.moons(10.0), TypeError, "n"),
+    (lambda: data.moons(10, noise=-1), ValueError, "noise"),
+    (lambda: data.eight_gaussians(10, std=0), ValueError, "std"),
+    (lambda: data.rings(10, radii=()), ValueError, "radii"),
+    (lambda: data.parallel_lines(10, theta=float("nan")), ValueError, "theta"),
+    (lambda: data.parallel_lines(10, theta="1"), TypeError, "theta"),
+    (lambda: data.spirals(10, generator=0), TypeError, "generator"),
+    (lambda: data.toy("donut", 10), ValueError, "name"),
+    (lambda: data.load_dataset("cifar"), ValueError, "name"),
+])
+def test_samplers_reject_bad_input(call, error, name):
+    with pytest.raises(error, match=name):
+        call()
+
+
+def test_digits_split_matches_tomczak():
+    from sklearn.datasets import load_digits
+
+    split = data.load_digits()
+    raw = load_digits().data
+    assert split.levels == 17
+    assert split.train.x.shape == (1000, 1, 8, 8)
+    assert split.val.x.shape == (350, 1, 8, 8)
+    assert split.test.x.shape == (447, 1, 8, 8)
+    # First 1000 train, next 350 validation, last 447 test: the same images, in order.
+    assert np.array_equal(split.train.x.reshape(1000, 64).numpy(), raw[:1000])
+    assert np.array_equal(split.val.x.reshape(350, 64).numpy(), raw[1000:1350])
+    assert np.array_equal(split.test.x.reshape(447, 64).numpy(), raw[1350:])
+    assert split.train.x.min() == 0 and split.train.x.max() == 16
+    assert split.train.y.dtype == torch.int64
+
+
+def _write_idx(path, array, compress=False):
+    codes = {np.uint8: 0x08, np.int32: 0x0C, np.float32: 0x0D}
+    header = bytes([0, 0, codes[array.dtype.type], array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
+    payload = header + array.astype(array.dtype.newbyteorder(">")).tobytes()
+    (gzip.open if compress else open)(path, "wb").write(payload)
+
+
+@pytest.mark.parametrize("compress", [False, True])
+@pytest.mark.parametrize("dtype", [np.uint8, np.int32, np.float32])
+def test_read_idx_round_trip(tmp_path, compress, dtype):
+    array = (np.arange(2 * 3 * 4) % 200).astype(dtype).reshape(2, 3, 4)
+    path = tmp_path / ("a.idx.gz" if compress else "a.idx")
+    _write_idx(path, array, compress)
+    out = data.read_idx(path)
+    assert out.dtype == np.dtype(dtype) and np.array_equal(out, array)
+
+
+def test_read_idx_rejects_bad_files(tmp_path):
+    with pytest.raises(FileNotFoundError, match="path"):
+        data.read_idx(tmp_path / "missing")
+    with pytest.raises(TypeError, match="path"):
+        data.read_idx(42)
+    (tmp_path / "junk").write_bytes(b"hello world")
+    with pytest.raises(ValueError, match="magic"):
+        data.read_idx(tmp_path / "junk")
+    _write_idx(tmp_path / "short", np.zeros((4, 4), np.uint8))
+    (tmp_path / "short").write_bytes((tmp_path / "short").read_bytes()[:-3])
+    with pytest.raises(ValueError, match="data bytes"):
+        data.read_idx(tmp_path / "short")
+
+
+def _tiny_mnist(folder, n_train=30, n_test=10, compress=True):
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for stem, n in (("train", n_train), ("t10k", n_test)):
+        suffix = ".gz" if compress else ""
+        _write_idx(folder / f"{stem}-images-idx3-ubyte{suffix}", rng.integers(0, 256, (n, 28, 28), dtype=np.uint8), compress)
+        _write_idx(folder / f"{stem}-labels-idx1-ubyte{suffix}", rng.integers(0, 10, n, dtype=np.uint8), compress)
+
+
+@pytest.mark.parametrize("name, compress", [("mnist", True), ("fashion_mnist", False)])
+def test_load_mnist_from_tiny_idx_files(tmp_path, monkeypatch, name, compress):
+    _tiny_mnist(tmp_path / name, compress=compress)
+    monkeypatch.setenv("DGM_DATA", str(tmp_path))
+    split = data.load_mnist(name, n_val=5)
+    assert split.levels == 256
+    assert split.train.x.shape == (25, 1, 28, 28) and split.val.x.shape == (5, 1, 28, 28)
+    assert split.test.x.shape == (10, 1, 28, 28) and split.test.y.shape == (10,)
+    assert split.train.x.max() <= 255
+
+
+def test_load_mnist_default_validation_size_is_checked(tmp_path, monkeypatch):
+    _tiny_mnist(tmp_path / "mnist")
+    monkeypatch.setenv("DGM_DATA", str(tmp_path))
+    with pytest.raises(ValueError, match="n_val"):
+        data.load_mnist("mnist")
+
+
+def test_missing_mnist_says_where_to_put_the_files(tmp_path, monkeypatch):
+    monkeypatch.setenv("DGM_DATA", str(tmp_path))
+    with pytest.raises(FileNotFoundError) as info:
+        data.load_mnist("mnist")
+    message = str(info.value)
+    assert str(tmp_path / "mnist") in message and "train-images-idx3-ubyte" in message and "DGM_DATA" in message
+
+
+def test_dequantize_stays_in_the_unit_cell():
+    x = torch.randint(0, 17, (100, 1, 8, 8)).float()
+    y = data.dequantize(x, torch.Generator().manual_seed(0))
+    assert torch.all((y >= x) & (y < x + 1))
+    assert torch.equal(torch.floor(y), x)
+
+
+@pytest.mark.parametrize("bad, error", [(torch.tensor([0.5]), ValueError), (torch.tensor([-1.0]), ValueError),
+                                        (torch.tensor([float("nan")]), ValueError), ([1, 2], TypeError)])
+def test_dequantize_rejects_bad_input(bad, error):
+    with pytest.raises(error, match="x"):
+        data.dequantize(bad)
+
+
+def test_binarize():
+    x = torch.tensor([[0.0, 8.0, 9.0, 16.0]])
+    assert torch.equal(data.binarize(x, 17), torch.tensor([[0.0, 0.0, 1.0, 1.0]]))
+    stochastic = data.binarize(x.expand(20000, 4), 17, stochastic=True, generator=torch.Generator().manual_seed(0))
+    assert torch.allclose(stochastic.mean(0), x[0] / 16, atol=0.02)
+    with pytest.raises(ValueError, match="levels"):
+        data.binarize(x, 8)
+    with pytest.raises(ValueError, match="levels"):
+        data.binarize(x, 1)

@@ -1,0 +1,264 @@
+import math
+
+import numpy as np
+import pytest
+import torch
+from scipy import stats
+
+from course_lib import data
+from course_lib.density_model import DensityModel, bits_per_dim, mean_nll
+from course_lib.factorized import FactorizedCategorical
+from course_lib.gaussian import Gaussian
+from course_lib.histogram import HistogramDensity
+from course_lib.kde import GaussianKDE, select_bandwidth
+
+# --- the protocol -----------------------------------------------------------------------------
+
+
+class UniformSquare(DensityModel):
+    """The uniform density on [0, 1)²: log p = 0 inside."""
+
+    def log_prob(self, x):
+        return torch.zeros(len(x))
+
+    def sample(self, n):
+        return torch.rand(n, 2)
+
+
+def test_protocol_default_loss_is_mean_nll():
+    model = GaussianKDE(torch.zeros(3, 2), 1.0)
+    x = torch.randn(5, 2)
+    assert torch.allclose(model.loss(x), -model.log_prob(x).mean())
+
+
+def test_mean_nll_dequantized_uniform_is_zero():
+    assert mean_nll(UniformSquare(), torch.zeros(10, 2), dequantize=True) == 0.0
+
+
+def test_mean_nll_checks_model_output_shape():
+    class Broken(UniformSquare):
+        def log_prob(self, x):
+            return torch.zeros(len(x), 1)
+
+    with pytest.raises(ValueError, match="log_prob must return shape"):
+        mean_nll(Broken(), torch.zeros(4, 2))
+
+
+def test_mean_nll_rejects_bad_input():
+    with pytest.raises(TypeError, match="model"):
+        mean_nll(object(), torch.zeros(4, 2))
+    with pytest.raises(ValueError, match="x"):
+        mean_nll(UniformSquare(), torch.full((4, 2), float("nan")))
+    with pytest.raises(ValueError, match="batch_size"):
+        mean_nll(UniformSquare(), torch.zeros(4, 2), batch_size=0)
+
+
+def test_bits_per_dim():
+    assert bits_per_dim(64 * math.log(2), 64) == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="dims"):
+        bits_per_dim(1.0, 0)
+    with pytest.raises(ValueError, match="nll_nats"):
+        bits_per_dim(float("inf"), 3)
+    with pytest.raises(TypeError, match="nll_nats"):
+        bits_per_dim("1", 3)
+
+# --- Gaussian KDE ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("h", [0.05, 0.3, 2.0])
+def test_kde_matches_scipy_in_1d(h):
+    samples = torch.randn(300, dtype=torch.float64)
+    queries = torch.linspace(-4, 4, 25, dtype=torch.float64)
+    scipy_kde = stats.gaussian_kde(samples.numpy(), bw_method=h / samples.numpy().std(ddof=1))
+    ours = GaussianKDE(samples[:, None], h).log_prob(queries[:, None])
+    assert np.allclose(ours.numpy(), scipy_kde.logpdf(queries.numpy()), rtol=1e-8)
+
+
+def test_kde_matches_explicit_mixture_in_2d():
+    centers = torch.randn(50, 2, dtype=torch.float64)
+    x = torch.randn(7, 2, dtype=torch.float64)
+    mixture = torch.distributions.MixtureSameFamily(
+        torch.distributions.Categorical(torch.ones(50, dtype=torch.float64)),
+        torch.distributions.Independent(torch.distributions.Normal(centers, 0.4 * torch.ones_like(centers)), 1))
+    assert torch.allclose(GaussianKDE(centers, 0.4).log_prob(x), mixture.log_prob(x))
+
+
+def test_kde_is_finite_far_away_and_chunking_does_not_matter():
+    kde = GaussianKDE(torch.randn(100, 3), 0.1)
+    far = torch.full((5, 3), 100.0)
+    assert torch.isfinite(kde.log_prob(far)).all()
+    x = torch.randn(50, 3)
+    assert torch.allclose(kde.log_prob(x, chunk=7), kde.log_prob(x))
+
+
+def test_kde_integrates_to_one_in_1d():
+    kde = GaussianKDE(torch.randn(40, 1, dtype=torch.float64), 0.3)
+    grid = torch.linspace(-8, 8, 20001, dtype=torch.float64)
+    assert torch.trapezoid(kde.log_prob(grid[:, None]).exp(), grid).item() == pytest.approx(1.0, abs=1e-6)
+
+
+def test_kde_images_keep_their_shape():
+    images = torch.rand(20, 1, 8, 8)
+    kde = GaussianKDE(images, 0.5)
+    assert kde.log_prob(images[:3]).shape == (3,)
+    assert kde.sample(4).shape == (4, 1, 8, 8)
+    with pytest.raises(ValueError, match="x must have shape"):
+        kde.log_prob(torch.rand(3, 64))
+
+
+def test_kde_samples_have_the_mixture_moments():
+    centers = torch.randn(200, 2, dtype=torch.float64)
+    samples = GaussianKDE(centers, 0.5).sample(200_000, generator=torch.Generator().manual_seed(0))
+    assert torch.allclose(samples.mean(0), centers.mean(0), atol=0.02)
+    assert torch.allclose(torch.cov(samples.T), torch.cov(centers.T, correction=0) + 0.25 * torch.eye(2, dtype=torch.float64), atol=0.03)
+
+
+def test_select_bandwidth_prefers_the_truth_and_not_the_extremes():
+    gen = torch.Generator().manual_seed(0)
+    train, val = torch.randn(500, 1, generator=gen), torch.randn(500, 1, generator=gen)
+    candidates = torch.logspace(-3, 1, 30)
+    best, scores = select_bandwidth(train, val, candidates)
+    assert 0.1 < best < 1.0  # Silverman's rule gives ≈ 0.3 for N = 500 standard normal points
+    assert scores.shape == (30,) and scores.argmax() not in (0, 29)
+
+
+@pytest.mark.parametrize("call, error, name", [
+    (lambda: GaussianKDE(torch.randn(5, 2), 0.0), ValueError, "bandwidth"),
+    (lambda: GaussianKDE(torch.randn(5, 2), "1"), TypeError, "bandwidth"),
+    (lambda: GaussianKDE(torch.randn(5), 1.0), ValueError, "data"),
+    (lambda: GaussianKDE(torch.full((5, 2), float("nan")), 1.0), ValueError, "data"),
+    (lambda: GaussianKDE([[1.0, 2.0]], 1.0), TypeError, "data"),
+    (lambda: GaussianKDE(torch.randn(5, 2), 1.0).log_prob(torch.randn(3, 3)), ValueError, "x"),
+    (lambda: GaussianKDE(torch.randn(5, 2), 1.0).sample(-1), ValueError, "n"),
+    (lambda: select_bandwidth(torch.randn(5, 2), torch.randn(5, 2), [0.1, -1.0]), ValueError, "bandwidths"),
+])
+def test_kde_rejects_bad_input(call, error, name):
+    with pytest.raises(error, match=name):
+        call()
+
+# --- histogram ---------------------------------------------------------------------------------
+
+
+def test_histogram_matches_numpy_in_1d():
+    x = torch.rand(1000, 1, dtype=torch.float64) * 4 - 2
+    hist = HistogramDensity(x, bins=8, low=-2, high=2)
+    density, edges = np.histogram(x.numpy(), bins=8, range=(-2, 2), density=True)
+    centres = torch.tensor((edges[:-1] + edges[1:]) / 2)[:, None]
+    assert np.allclose(hist.log_prob(centres).exp().numpy(), density)
+
+
+@pytest.mark.parametrize("pseudocount", [0.0, 0.5])
+def test_histogram_is_normalised_in_2d(pseudocount):
+    x = data.moons(500, generator=torch.Generator().manual_seed(0)).double().clamp(-1.99, 2.99)
+    hist = HistogramDensity(x, bins=10, low=-2, high=3, pseudocount=pseudocount)
+    centres = torch.stack(torch.meshgrid(*(torch.arange(10) * 0.5 - 2 + 0.25,) * 2, indexing="ij"), -1).reshape(-1, 2)
+    mass = (hist.log_prob(centres.double()).exp() * 0.25).sum()
+    assert mass.item() == pytest.approx(1.0)
+
+
+def test_histogram_empty_bins_and_outside_support():
+    hist = HistogramDensity(torch.tensor([[0.1], [0.2]]), bins=4, low=0, high=1)
+    assert hist.log_prob(torch.tensor([[0.9]])).item() == -math.inf
+    assert hist.log_prob(torch.tensor([[1.5]])).item() == -math.inf
+    assert hist.count(torch.tensor([[0.15], [0.6]])).tolist() == [2, 0]
+
+
+def test_histogram_samples_follow_the_counts():
+    x = torch.tensor([[0.1]] * 30 + [[0.7]] * 10)
+    samples = HistogramDensity(x, bins=4, low=0, high=1).sample(40000, generator=torch.Generator().manual_seed(0))
+    assert ((samples >= 0) & (samples < 0.25)).double().mean().item() == pytest.approx(0.75, abs=0.01)
+    assert ((samples >= 0.25) & (samples < 0.5)).sum() == 0
+
+
+def test_histogram_scales_to_many_dimensions():
+    hist = HistogramDensity(torch.rand(100, 64), bins=17, low=0, high=1, pseudocount=1.0)
+    assert torch.isfinite(hist.log_prob(torch.rand(3, 64))).all()
+
+
+@pytest.mark.parametrize("call, error, name", [
+    (lambda: HistogramDensity(torch.rand(5, 2), bins=0, low=0, high=1), ValueError, "bins"),
+    (lambda: HistogramDensity(torch.rand(5, 2), bins=3, low=1, high=0), ValueError, "high"),
+    (lambda: HistogramDensity(torch.rand(5, 2) + 2, bins=3, low=0, high=1), ValueError, "data"),
+    (lambda: HistogramDensity(torch.rand(5, 2), bins=3, low=0, high=1, pseudocount=-1), ValueError, "pseudocount"),
+    (lambda: HistogramDensity(torch.rand(5, 2), bins=3, low=0, high=1).log_prob(torch.rand(5, 3)), ValueError, "x"),
+])
+def test_histogram_rejects_bad_input(call, error, name):
+    with pytest.raises(error, match=name):
+        call()
+
+# --- Gaussian ----------------------------------------------------------------------------------
+
+
+def test_gaussian_fit_is_the_maximum_likelihood_estimate():
+    x = torch.randn(400, 3, dtype=torch.float64) @ torch.tensor([[1.0, 0.3, 0.0], [0.0, 1.0, 0.5], [0.0, 0.0, 2.0]],
+                                                                dtype=torch.float64)
+    model = Gaussian.fit(x)
+    assert torch.allclose(model.mean, x.mean(0))
+    assert torch.allclose(model.covariance, torch.cov(x.T, correction=0))
+    # Perturbing either parameter lowers the log-likelihood (it is the maximiser).
+    best = model.log_prob(x).sum()
+    for shift in (0.05 * torch.eye(3, dtype=torch.float64)[0], -0.05 * torch.eye(3, dtype=torch.float64)[2]):
+        assert Gaussian(model.mean + shift, model.covariance).log_prob(x).sum() < best
+    assert Gaussian(model.mean, model.covariance * 1.05).log_prob(x).sum() < best
+    assert Gaussian(model.mean, model.covariance * 0.95).log_prob(x).sum() < best
+
+
+def test_gaussian_log_prob_matches_scipy_and_samples_match_moments():
+    mean = torch.tensor([1.0, -1.0], dtype=torch.float64)
+    cov = torch.tensor([[2.0, 0.6], [0.6, 1.0]], dtype=torch.float64)
+    model = Gaussian(mean, cov)
+    x = torch.randn(10, 2, dtype=torch.float64)
+    assert np.allclose(model.log_prob(x).numpy(), stats.multivariate_normal(mean.numpy(), cov.numpy()).logpdf(x.numpy()))
+    samples = model.sample(100_000, generator=torch.Generator().manual_seed(0))
+    assert torch.allclose(samples.mean(0), mean, atol=0.02)
+    assert torch.allclose(torch.cov(samples.T), cov, atol=0.03)
+
+
+@pytest.mark.parametrize("call, error, name", [
+    (lambda: Gaussian(torch.zeros(2), torch.eye(3)), ValueError, "covariance"),
+    (lambda: Gaussian(torch.zeros(2), torch.tensor([[1.0, 2.0], [0.0, 1.0]])), ValueError, "symmetric"),
+    (lambda: Gaussian(torch.zeros(2), -torch.eye(2)), ValueError, "positive definite"),
+    (lambda: Gaussian.fit(torch.randn(2, 3)), ValueError, "x"),
+    (lambda: Gaussian.fit(torch.randn(10)), ValueError, "x"),
+    (lambda: Gaussian(torch.zeros(2), torch.eye(2)).log_prob(torch.zeros(3, 3)), ValueError, "x"),
+])
+def test_gaussian_rejects_bad_input(call, error, name):
+    with pytest.raises(error, match=name):
+        call()
+
+# --- independent pixels --------------------------------------------------------------------------
+
+
+def test_factorized_categorical_sums_to_one_over_all_images():
+    x = torch.randint(0, 3, (50, 1, 2, 2)).float()
+    model = FactorizedCategorical.fit(x, levels=3)
+    every_image = torch.cartesian_prod(*(torch.arange(3.0),) * 4).reshape(-1, 1, 2, 2)
+    assert model.log_prob(every_image).exp().sum().item() == pytest.approx(1.0, abs=1e-5)
+
+
+def test_factorized_categorical_fit_counts_and_samples():
+    x = torch.tensor([[0.0, 1.0], [0.0, 2.0], [0.0, 2.0], [1.0, 2.0]]).reshape(4, 1, 2)
+    model = FactorizedCategorical.fit(x, levels=3, pseudocount=0.0)
+    assert torch.allclose(model.probs[0, 0], torch.tensor([0.75, 0.25, 0.0]))
+    assert torch.allclose(model.probs[0, 1], torch.tensor([0.0, 0.25, 0.75]))
+    samples = model.sample(20000, generator=torch.Generator().manual_seed(0))
+    assert samples.shape == (20000, 1, 2)
+    assert (samples[:, 0, 0] == 0).float().mean().item() == pytest.approx(0.75, abs=0.01)
+
+
+def test_factorized_categorical_beats_uniform_on_digits():
+    split = data.load_digits()
+    model = FactorizedCategorical.fit(split.train.x, 17)
+    assert mean_nll(model, split.test.x) < 64 * math.log(17)
+
+
+@pytest.mark.parametrize("call, error, name", [
+    (lambda: FactorizedCategorical.fit(torch.tensor([[[0.5]]]), 3), ValueError, "x"),
+    (lambda: FactorizedCategorical.fit(torch.tensor([[[5.0]]]), 3), ValueError, "x"),
+    (lambda: FactorizedCategorical.fit(torch.zeros(2, 1, 1), 1), ValueError, "levels"),
+    (lambda: FactorizedCategorical(torch.tensor([[0.5, 0.6]])), ValueError, "probs"),
+    (lambda: FactorizedCategorical.fit(torch.zeros(2, 1, 2), 3).log_prob(torch.zeros(2, 1, 3)), ValueError, "x"),
+])
+def test_factorized_rejects_bad_input(call, error, name):
+    with pytest.raises(error, match=name):
+        call()

@@ -1,0 +1,93 @@
+import numpy as np
+import pytest
+import torch
+from matplotlib.figure import Figure
+
+from course_lib import leaderboard, plotting, widgets
+
+
+def test_image_grid_tiles_images():
+    images = torch.arange(6 * 64, dtype=torch.float32).reshape(6, 1, 8, 8) % 17
+    fig = plotting.image_grid(images, nrow=3, levels=17, title="digits")
+    assert isinstance(fig, Figure)
+    canvas = fig.axes[0].images[0].get_array()
+    assert canvas.shape == (2 * 9 + 1, 3 * 9 + 1)
+    assert np.array_equal(np.asarray(canvas[1:9, 1:9]), images[0, 0].numpy())
+
+
+def test_density_heatmap_shows_the_density():
+    fig = plotting.density_heatmap(lambda x: -0.5 * (x ** 2).sum(1), resolution=21, samples=torch.zeros(3, 2))
+    image = fig.axes[0].images[0].get_array()
+    assert image.shape == (21, 21) and image.argmax() == 21 * 10 + 10  # the peak sits at the origin
+
+
+def test_scatter_draws_into_a_given_axes():
+    fig = plotting.image_grid(torch.rand(4, 8, 8))
+    again = plotting.scatter(torch.randn(10, 2), labels=torch.arange(10) % 2, ax=fig.axes[0])
+    assert again is fig and len(fig.axes[0].collections) == 1
+
+
+@pytest.mark.parametrize("call, error, name", [
+    (lambda: plotting.image_grid(torch.rand(4, 3, 8, 8)), ValueError, "channel"),
+    (lambda: plotting.image_grid(torch.rand(8, 8)), ValueError, "images"),
+    (lambda: plotting.image_grid(torch.rand(4, 8, 8), nrow=0), ValueError, "nrow"),
+    (lambda: plotting.density_heatmap("not a function"), TypeError, "log_prob"),
+    (lambda: plotting.density_heatmap(lambda x: x[:, 0], xlim=(1, -1)), ValueError, "xlim"),
+    (lambda: plotting.density_heatmap(lambda x: x[:, 0] * float("nan")), ValueError, "NaN"),
+    (lambda: plotting.scatter(torch.randn(5, 3)), ValueError, "points"),
+    (lambda: plotting.scatter(torch.randn(5, 2), labels=torch.zeros(4)), ValueError, "labels"),
+    (lambda: plotting.scatter(torch.randn(5, 2), ax="axes"), TypeError, "ax"),
+])
+def test_plotting_rejects_bad_input(call, error, name):
+    with pytest.raises(error, match=name):
+        call()
+
+
+def _kde_curve(fig):
+    return fig.axes[0].lines[1].get_ydata().copy()  # line 0: true density, line 1: the KDE
+
+
+def test_bandwidth_explorer_redraws_when_the_slider_moves():
+    samples = torch.randn(50, dtype=torch.float64)
+    explorer = widgets.KDEBandwidthExplorer(samples, true_log_prob=torch.distributions.Normal(0.0, 1.0).log_prob,
+                                            held_out=torch.randn(50), bandwidth=0.3)
+    before, title_before = _kde_curve(explorer.figure), explorer.figure.axes[0].get_title()
+    explorer.slider.value = 1.0
+    after = _kde_curve(explorer.figure)
+    assert not np.allclose(before, after)
+    assert after.max() < before.max()  # a wider kernel gives a flatter estimate
+    assert "h = 1" in explorer.figure.axes[0].get_title() and explorer.figure.axes[0].get_title() != title_before
+    assert explorer._repr_mimebundle_() is not None
+
+
+def test_bandwidth_explorer_rejects_bad_input():
+    with pytest.raises(ValueError, match="bandwidth"):
+        widgets.KDEBandwidthExplorer(torch.randn(10), bandwidth=10.0, high=3.0)
+    with pytest.raises(ValueError, match="samples"):
+        widgets.KDEBandwidthExplorer(torch.randn(10, 2))
+    with pytest.raises(ValueError, match="bandwidth"):
+        widgets.kde_figure(torch.randn(10), 0.0)
+
+
+def test_leaderboard_records_replaces_and_ranks():
+    leaderboard.record("model A", 1, 150.0, 64)
+    leaderboard.record("model B", 2, 120.0, 64, bound="dequantization bound")
+    leaderboard.record("model A", 1, 110.0, 64)  # re-running a chapter replaces its row
+    rows = leaderboard.entries()
+    assert [r["model"] for r in rows] == ["model A", "model B"]
+    assert rows[0]["bits_per_dim"] == pytest.approx(110.0 / (64 * np.log(2)))
+    table = leaderboard.table()
+    assert table.index("model A") < table.index("model B") and "150.0" not in table
+
+
+@pytest.mark.parametrize("kwargs, error, name", [
+    ({"model": ""}, TypeError, "model"),
+    ({"chapter": 0}, ValueError, "chapter"),
+    ({"bound": "guess"}, ValueError, "bound"),
+    ({"nll_nats": float("nan")}, ValueError, "nll_nats"),
+    ({"dims": 0}, ValueError, "dims"),
+])
+def test_leaderboard_rejects_bad_input(kwargs, error, name):
+    arguments = {"model": "m", "chapter": 1, "nll_nats": 100.0, "dims": 64, **kwargs}
+    with pytest.raises(error, match=name):
+        leaderboard.record(**arguments)

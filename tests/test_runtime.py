@@ -1,0 +1,62 @@
+import random
+
+import numpy as np
+import pytest
+import torch
+
+from course_lib import runtime
+
+
+def test_device_defaults_to_best_available(monkeypatch):
+    monkeypatch.delenv("DGM_DEVICE", raising=False)
+    expected = "cuda" if torch.cuda.is_available() else "mps" if torch.backends.mps.is_available() else "cpu"
+    assert runtime.device().type == expected
+
+
+def test_device_override(monkeypatch):
+    monkeypatch.setenv("DGM_DEVICE", "cpu")
+    assert runtime.device() == torch.device("cpu")
+
+
+@pytest.mark.parametrize("value", ["tpu", "gpu0"])
+def test_device_override_rejects_unknown(monkeypatch, value):
+    monkeypatch.setenv("DGM_DEVICE", value)
+    with pytest.raises(ValueError, match="DGM_DEVICE"):
+        runtime.device()
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_device_override_refuses_missing_cuda(monkeypatch):
+    monkeypatch.setenv("DGM_DEVICE", "cuda")
+    with pytest.raises(ValueError, match="no CUDA"):
+        runtime.device()
+
+
+def test_seed_everything_makes_all_generators_repeat():
+    def draw():
+        return random.random(), np.random.rand(), torch.rand(1).item()
+
+    runtime.seed_everything(123)
+    first = draw()
+    runtime.seed_everything(123)
+    assert draw() == first
+
+
+@pytest.mark.parametrize("seed, error", [(1.5, TypeError), ("0", TypeError), (True, TypeError), (-1, ValueError)])
+def test_seed_everything_rejects_bad_seeds(seed, error):
+    with pytest.raises(error, match="seed"):
+        runtime.seed_everything(seed)
+
+
+@pytest.mark.parametrize("value, silent", [("true", True), ("1", True), ("", False), ("false", False)])
+def test_progress_is_silent_under_ci(monkeypatch, value, silent):
+    monkeypatch.setenv("CI", value)
+    bar = runtime.progress(range(3))
+    assert bar.disable is silent
+    assert list(bar) == [0, 1, 2]
+
+
+def test_cache_dir_follows_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("DGM_CACHE", str(tmp_path / "here"))
+    assert runtime.cache_dir() == tmp_path / "here"
+    assert (tmp_path / "here").is_dir()

@@ -1,0 +1,181 @@
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+import torch
+from torch import nn
+
+from course_lib.density_model import DensityModel
+from course_lib.train import fit, load_checkpoint, save_checkpoint
+
+
+class DiagonalGaussian(DensityModel):
+    """A learnable N(μ, diag σ²): the smallest model that trains."""
+
+    def __init__(self, dim=2):
+        super().__init__()
+        torch.manual_seed(0)
+        self.mean = nn.Parameter(torch.randn(dim))
+        self.log_std = nn.Parameter(torch.zeros(dim))
+
+    def log_prob(self, x):
+        return torch.distributions.Normal(self.mean, self.log_std.exp()).log_prob(x).sum(1)
+
+    def sample(self, n):
+        return self.mean + self.log_std.exp() * torch.randn(n, len(self.mean))
+
+
+def _data(shift=3.0, n=256, seed=0):
+    gen = torch.Generator().manual_seed(seed)
+    return torch.randn(n, 2, generator=gen) * 0.5 + shift
+
+
+def test_fit_learns_the_maximum_likelihood_parameters():
+    train = _data()
+    model = DiagonalGaussian()
+    history = fit(model, train, _data(seed=1), epochs=300, lr=0.05, patience=300, progress=False)
+    assert history.train_loss[-1] < history.train_loss[0]
+    assert torch.allclose(model.mean, train.mean(0), atol=0.05)
+    assert torch.allclose(model.log_std.exp(), train.std(0, correction=0), atol=0.05)
+
+
+def test_early_stopping_restores_the_best_weights():
+    model = DiagonalGaussian()
+    # Validation data sit on the other side of the start: every step towards train hurts validation.
+    history = fit(model, _data(shift=3.0), _data(shift=-3.0, seed=1), epochs=50, lr=0.1, patience=2, progress=False)
+    assert history.stopped_early
+    assert len(history.val_loss) == history.best_epoch + 3
+    assert model.loss(_data(shift=-3.0, seed=1)).item() == pytest.approx(min(history.val_loss), rel=1e-5)
+
+
+def test_resumed_training_equals_uninterrupted_training(tmp_path):
+    train, val = _data(), _data(seed=1)
+    straight = DiagonalGaussian()
+    full = fit(straight, train, val, epochs=6, batch_size=32, lr=0.05, progress=False)
+    checkpoint = tmp_path / "run.pt"
+    fit(DiagonalGaussian(), train, val, epochs=3, batch_size=32, lr=0.05, checkpoint=checkpoint, progress=False)
+    resumed_model = DiagonalGaussian()
+    resumed = fit(resumed_model, train, val, epochs=6, batch_size=32, lr=0.05, checkpoint=checkpoint, progress=False)
+    assert resumed.train_loss == full.train_loss and resumed.val_loss == full.val_loss
+    assert torch.equal(resumed_model.mean, straight.mean)
+    assert torch.equal(resumed_model.log_std, straight.log_std)
+
+
+def test_interrupted_training_resumes_from_the_last_epoch(tmp_path):
+    train, checkpoint = _data(), tmp_path / "run.pt"
+    calls = {"n": 0}
+
+    def interrupt_in_epoch_three(batch):
+        calls["n"] += 1
+        if calls["n"] == 2 * 8 + 3:  # 8 batches an epoch: stop inside the third epoch
+            raise KeyboardInterrupt
+        return batch
+
+    with pytest.raises(KeyboardInterrupt):
+        fit(DiagonalGaussian(), train, epochs=5, batch_size=32, transform=interrupt_in_epoch_three,
+            checkpoint=checkpoint, progress=False)
+    assert load_checkpoint(checkpoint)["epoch"] == 1  # epochs 0 and 1 were saved whole
+    resumed_model, straight = DiagonalGaussian(), DiagonalGaussian()
+    resumed = fit(resumed_model, train, epochs=5, batch_size=32, checkpoint=checkpoint, progress=False)
+    full = fit(straight, train, epochs=5, batch_size=32, progress=False)
+    assert resumed.train_loss == full.train_loss
+    assert torch.equal(resumed_model.mean, straight.mean)
+
+
+def test_finished_checkpoint_is_reused_without_training(tmp_path):
+    checkpoint = tmp_path / "run.pt"
+    trained = DiagonalGaussian()
+    fit(trained, _data(), epochs=4, checkpoint=checkpoint, progress=False)
+    again = DiagonalGaussian()
+    history = fit(again, _data(), epochs=4, checkpoint=checkpoint, progress=False)
+    assert len(history.train_loss) == 4
+    assert torch.equal(again.mean, trained.mean)
+
+
+def test_failed_write_leaves_the_old_checkpoint(tmp_path, monkeypatch):
+    path = tmp_path / "ck.pt"
+    save_checkpoint({"w": torch.ones(3)}, path)
+
+    def half_write(obj, f, *args, **kwargs):
+        f.write(b"PK\x03\x04 partial")
+        raise KeyboardInterrupt  # the user pressed stop in the middle of the write
+
+    monkeypatch.setattr(torch, "save", half_write)
+    with pytest.raises(KeyboardInterrupt):
+        save_checkpoint({"w": torch.zeros(3)}, path)
+    monkeypatch.undo()
+    assert torch.equal(load_checkpoint(path)["w"], torch.ones(3))
+    assert [p.name for p in tmp_path.iterdir()] == ["ck.pt"]  # no temporary file left behind
+
+
+WRITER = textwrap.dedent("""
+    import sys, torch
+    from course_lib.train import save_checkpoint
+    i = 0
+    while True:
+        save_checkpoint({"step": i, "w": torch.full((2_000_000,), float(i))}, sys.argv[1])
+        i += 1
+""")
+
+
+@pytest.mark.parametrize("delay", [0.3, 0.7, 1.3])
+def test_killed_writer_never_leaves_a_corrupt_checkpoint(tmp_path, delay):
+    path = tmp_path / "ck.pt"
+    process = subprocess.Popen([sys.executable, "-c", WRITER, str(path)])
+    try:
+        deadline = time.time() + 30
+        while not path.exists() and time.time() < deadline:
+            time.sleep(0.05)
+        time.sleep(delay)
+    finally:
+        process.kill()  # SIGKILL: no cleanup code runs, possibly in the middle of a write
+        process.wait()
+    state = load_checkpoint(path)
+    assert torch.all(state["w"] == state["step"])  # a whole checkpoint, never a mixture or a fragment
+
+
+def test_load_checkpoint_refuses_pickled_code(tmp_path):
+    path = tmp_path / "evil.pt"
+    torch.save({"obj": DiagonalGaussian()}, path)  # a whole module: needs arbitrary unpickling
+    with pytest.raises(ValueError, match="not a readable checkpoint"):
+        load_checkpoint(path)
+
+
+def test_checkpoint_io_rejects_bad_input(tmp_path):
+    with pytest.raises(FileNotFoundError, match="path"):
+        load_checkpoint(tmp_path / "none.pt")
+    with pytest.raises(TypeError, match="path"):
+        load_checkpoint(3)
+    with pytest.raises(TypeError, match="state"):
+        save_checkpoint([1, 2], tmp_path / "x.pt")
+    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match="path"):
+        load_checkpoint(tmp_path / "junk.pt")
+
+
+@pytest.mark.parametrize("kwargs, error, name", [
+    ({"model": nn.Linear(2, 2)}, TypeError, "model"),
+    ({"train": torch.full((8, 2), float("nan"))}, ValueError, "train"),
+    ({"train": "data"}, TypeError, "train"),
+    ({"val": torch.zeros(8, 3)}, ValueError, "val"),
+    ({"epochs": 0}, ValueError, "epochs"),
+    ({"batch_size": 2.5}, TypeError, "batch_size"),
+    ({"lr": -1.0}, ValueError, "lr"),
+    ({"patience": 0}, ValueError, "patience"),
+    ({"transform": 3}, TypeError, "transform"),
+])
+def test_fit_rejects_bad_input(kwargs, error, name):
+    arguments = {"model": DiagonalGaussian(), "train": _data(), "val": None, "progress": False, **kwargs}
+    model, train = arguments.pop("model"), arguments.pop("train")
+    with pytest.raises(error, match=name):
+        fit(model, train, **arguments)
+
+
+def test_fit_stops_on_a_non_finite_loss():
+    model = DiagonalGaussian()
+    with torch.no_grad():
+        model.mean.fill_(1e30)  # (x - μ)² overflows float32: the loss is infinite
+    with pytest.raises(FloatingPointError, match="lr"):
+        fit(model, _data(), epochs=2, progress=False)
