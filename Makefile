@@ -4,6 +4,8 @@ VENV     := .venv
 VPY      := $(VENV)/bin/python
 STAMP    := $(VENV)/.installed
 LAB_ARGS ?=
+# JupyterLab refuses to run as root unless told; containers and CI machines often are root.
+ROOT_ARG := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 # Seconds one notebook cell may run under nbval before the chapter fails.
 CELL_TIMEOUT ?= 600
 
@@ -20,7 +22,7 @@ $(STAMP): requirements.txt pyproject.toml
 	touch $@
 
 lab: $(STAMP)
-	$(VENV)/bin/jupyter lab --notebook-dir=chapters $(LAB_ARGS)
+	$(VENV)/bin/jupyter lab --notebook-dir=chapters $(ROOT_ARG) $(LAB_ARGS)
 
 test: test-lib test-chapters
 

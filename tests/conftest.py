@@ -11,10 +11,8 @@ import torch
 def isolated_cache(tmp_path, monkeypatch):
     """Every test writes checkpoints and leaderboards under its own temporary folder."""
     monkeypatch.setenv("DGM_CACHE", str(tmp_path / "cache"))
+    torch.manual_seed(0)  # every test starts from the same random state, whatever ran before
     yield
     plt.close("all")
 
 
-@pytest.fixture
-def gen():
-    return torch.Generator().manual_seed(0)

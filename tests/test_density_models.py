@@ -88,7 +88,8 @@ def test_kde_is_finite_far_away_and_chunking_does_not_matter():
     far = torch.full((5, 3), 100.0)
     assert torch.isfinite(kde.log_prob(far)).all()
     x = torch.randn(50, 3)
-    assert torch.allclose(kde.log_prob(x, chunk=7), kde.log_prob(x))
+    # float32 distances are rounded differently for different chunk sizes: compare with a tolerance.
+    assert torch.allclose(kde.log_prob(x, chunk=7), kde.log_prob(x), rtol=1e-4, atol=1e-3)
 
 
 def test_kde_integrates_to_one_in_1d():

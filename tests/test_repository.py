@@ -1,0 +1,108 @@
+"""The repository holds together: chapter pairs in sync, no outputs, the table of contents, the pins."""
+
+import re
+from pathlib import Path
+
+import jupytext
+import nbformat
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+CHAPTERS = ROOT / "chapters"
+CHAPTER_SOURCES = sorted(CHAPTERS.glob("[0-9][0-9]_*.py"))
+CHAPTER_NOTEBOOKS = sorted(CHAPTERS.glob("[0-9][0-9]_*.ipynb"))
+
+
+def _cells(path):
+    return [(cell.cell_type, cell.source.strip()) for cell in jupytext.read(path).cells]
+
+
+def test_there_are_chapters():
+    assert CHAPTER_SOURCES, "no chapters/NN_slug.py found"
+
+
+def test_every_chapter_is_a_pair():
+    sources = {p.stem for p in CHAPTER_SOURCES}
+    notebooks = {p.stem for p in CHAPTER_NOTEBOOKS}
+    assert not sources - notebooks, f"chapters without an .ipynb pair: {sorted(sources - notebooks)}"
+    assert not notebooks - sources, f"chapters without a .py source: {sorted(notebooks - sources)}"
+
+
+@pytest.mark.parametrize("source", CHAPTER_SOURCES, ids=lambda p: p.stem)
+def test_pair_is_in_sync(source):
+    notebook = source.with_suffix(".ipynb")
+    assert _cells(source) == _cells(notebook), (
+        f"{source.name} and {notebook.name} differ: run `jupytext --sync chapters/{source.name}`")
+    formats = jupytext.read(notebook).metadata.get("jupytext", {}).get("formats", "")
+    assert formats == "ipynb,py:percent", f"{notebook.name} is not paired as ipynb,py:percent (got {formats!r})"
+
+
+@pytest.mark.parametrize("notebook", CHAPTER_NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_has_no_outputs(notebook):
+    nb = nbformat.read(notebook, as_version=4)
+    dirty = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and (c.outputs or c.execution_count)]
+    assert not dirty, f"{notebook.name}: cells {dirty} carry outputs; clear them before committing"
+
+
+def test_toc_lists_exactly_the_chapters_in_order():
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    assert toc["format"] == "jb-book"
+    listed = [entry["file"] for entry in toc.get("chapters", [])]
+    present = [f"chapters/{p.stem}" for p in CHAPTER_NOTEBOOKS]
+    assert listed == present, f"_toc.yml lists {listed}, chapters/ holds {present}"
+
+
+def test_chapter_numbers_are_consecutive():
+    numbers = [int(p.name[:2]) for p in CHAPTER_NOTEBOOKS]
+    assert numbers == list(range(1, len(numbers) + 1)), f"chapter numbers {numbers} have gaps"
+
+
+@pytest.mark.parametrize("source", CHAPTER_SOURCES, ids=lambda p: p.stem)
+def test_chapter_follows_the_conventions(source):
+    text = source.read_text()
+    number = source.name[:2]
+    assert re.search(rf"^# # {number} · ", text, re.MULTILINE), f"{source.name}: title must start '# {number} · '"
+    for needle in ("Learning objectives", "seed_everything(0)", 'DATASET = "digits"', "## Summary", "## References",
+                   'tags=["check"]'):
+        assert needle in text, f"{source.name}: missing {needle!r}"
+
+
+def _requirements():
+    lines = [line.split("#")[0].strip() for line in (ROOT / "requirements.txt").read_text().splitlines()]
+    return [line for line in lines if line]
+
+
+def test_requirements_are_pinned():
+    requirements = _requirements()
+    unpinned = [r for r in requirements if not re.fullmatch(r"[A-Za-z0-9_.\-]+==[A-Za-z0-9_.+\-]+", r)]
+    assert not unpinned, f"requirements.txt entries without an exact pin: {unpinned}"
+    assert "torch==2.13.0" in requirements
+
+
+def test_environment_yml_agrees_with_requirements():
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    deps = env["dependencies"]
+    assert "python=3.11" in deps and "pip" in deps
+    pip = next(d["pip"] for d in deps if isinstance(d, dict) and "pip" in d)
+    normalise = lambda items: sorted(i.lower().replace("_", "-") for i in items)  # noqa: E731
+    only_env = set(normalise(pip)) - set(normalise(_requirements()))
+    only_req = set(normalise(_requirements())) - set(normalise(pip))
+    assert not only_env and not only_req, (
+        f"environment.yml and requirements.txt disagree: only in environment.yml {sorted(only_env)}, "
+        f"only in requirements.txt {sorted(only_req)}")
+
+
+def test_ci_runs_the_readme_test_command():
+    ci = (ROOT / ".ci" / "run").read_text()
+    readme = (ROOT / "README.md").read_text()
+    commands = [line.strip() for line in ci.splitlines() if line.strip() and not line.strip().startswith("#")]
+    assert commands[-1] == "make test" and "make test" in readme
+    assert "make lab" in readme and "conda env create -f environment.yml" in readme
+
+
+def test_no_top_level_folders_beyond_the_design():
+    allowed = {"chapters", "course_lib", "tests", ".ci", ".git", ".venv", ".cache", "build", "_build",
+               ".pytest_cache", "course_lib.egg-info"}
+    folders = {p.name for p in ROOT.iterdir() if p.is_dir()}
+    assert not folders - allowed, f"unexpected top-level folders: {sorted(folders - allowed)}"

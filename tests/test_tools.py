@@ -1,0 +1,50 @@
+"""The command-line tools: the benchmark and `make lab`."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_bench_times_each_notebook_and_the_total(tmp_path):
+    for name, code in (("01_a.ipynb", "x = 1"), ("02_b.ipynb", "import time; time.sleep(0.5)")):
+        nb = nbformat.v4.new_notebook()
+        nb.cells = [nbformat.v4.new_code_cell(code)]
+        nbformat.write(nb, tmp_path / name)
+    result = subprocess.run([sys.executable, "-m", "course_lib.bench", str(tmp_path / "01_a.ipynb"),
+                             str(tmp_path / "02_b.ipynb")], capture_output=True, text=True, check=True)
+    lines = result.stdout.strip().splitlines()
+    assert [line.split()[0] for line in lines] == ["01_a.ipynb", "02_b.ipynb", "total"]
+    seconds = [float(line.split()[1]) for line in lines]
+    assert seconds[1] >= 0.5 and seconds[2] == pytest.approx(seconds[0] + seconds[1], abs=0.2)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not (ROOT / ".venv" / ".installed").exists(), reason="needs the environment `make` installs")
+def test_make_lab_serves_jupyterlab_on_loopback():
+    port, token = 18931, "course-test-token"
+    args = f"--no-browser --ServerApp.ip=127.0.0.1 --ServerApp.port={port} --IdentityProvider.token={token}"
+    process = subprocess.Popen(["make", "-s", "lab", f"LAB_ARGS={args}"], cwd=ROOT, start_new_session=True,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline, status = time.time() + 90, None
+        while time.time() < deadline and status is None:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/lab?token={token}", timeout=2) as reply:
+                    status, page = reply.status, reply.read().decode()
+            except OSError:
+                assert process.poll() is None, "make lab exited early"
+                time.sleep(0.5)
+        assert status == 200 and "JupyterLab" in page
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(timeout=30)
