@@ -6,6 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -51,7 +52,7 @@ from course_lib.factorized import FactorizedCategorical
 from course_lib.gaussian import Gaussian
 from course_lib.histogram import HistogramDensity
 from course_lib.kde import GaussianKDE, select_bandwidth
-from course_lib.runtime import seed_everything
+from course_lib.runtime import device, seed_everything
 from course_lib.widgets import KDEBandwidthExplorer
 
 seed_everything(0)
@@ -505,11 +506,12 @@ independent = FactorizedCategorical.fit(split.train.x, split.levels)
 independent_nll = mean_nll(independent, split.test.x)
 
 noise = torch.Generator().manual_seed(0)
-train_deq = data.dequantize(split.train.x, noise).double()
-val_deq = data.dequantize(split.val.x, noise).double()
-h_digits, val_scores = select_bandwidth(train_deq, val_deq, torch.linspace(1.0, 4.0, 13))
+train_deq = data.dequantize(split.train.x, noise).to(device())  # on a GPU when there is one (MNIST)
+val_deq = data.dequantize(split.val.x, noise).to(device())
+# Candidate bandwidths in grey levels, relative to the number of levels so the grid suits any data set.
+h_digits, val_scores = select_bandwidth(train_deq, val_deq, torch.logspace(-1.5, -0.5, 13) * split.levels)
 kde_digits = GaussianKDE(train_deq, h_digits)
-kde_nll = mean_nll(kde_digits, split.test.x.double(), dequantize=True, generator=noise)
+kde_nll = mean_nll(kde_digits, split.test.x, dequantize=True, generator=noise)
 
 rows = [("uniform over all images", uniform_nll), ("independent pixels (exact)", independent_nll),
         (f"Gaussian KDE, h = {h_digits:.2f} (dequantization bound)", kde_nll)]
@@ -519,7 +521,7 @@ display(Markdown("| model | test NLL (nats/image) | bits/dim |\n|---|---|---|\n"
 # %%
 fig, (ax_a, ax_b) = plt.subplots(1, 2, figsize=(10, 3))
 plotting.image_grid(independent.sample(16), nrow=8, levels=split.levels, title="independent pixels: samples", ax=ax_a)
-plotting.image_grid(kde_digits.sample(16).clamp(0, split.levels), nrow=8, levels=split.levels,
+plotting.image_grid(kde_digits.sample(16).cpu().clamp(0, split.levels), nrow=8, levels=split.levels,
                     title=f"KDE samples (h = {h_digits:.2f})", ax=ax_b);
 
 # %% tags=["check"]

@@ -30,8 +30,10 @@ class FactorizedCategorical(DensityModel):
         levels = positive_int(levels, "levels", minimum=2)
         pseudocount = positive_float(pseudocount, "pseudocount", allow_zero=True)
         _check_levels(x, levels)
-        one_hot = torch.nn.functional.one_hot(x.long(), levels).double()
-        counts = one_hot.sum(0) + pseudocount
+        pixels = x.reshape(len(x), -1).long().T  # (P, N): one row of levels per pixel
+        counts = torch.zeros(len(pixels), levels, dtype=torch.float64)
+        counts.scatter_add_(1, pixels, torch.ones_like(pixels, dtype=torch.float64))  # a histogram per pixel
+        counts = (counts + pseudocount).reshape(*x.shape[1:], levels)
         return cls((counts / counts.sum(-1, keepdim=True)).float())
 
     def log_prob(self, x) -> torch.Tensor:

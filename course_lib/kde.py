@@ -33,7 +33,7 @@ class GaussianKDE(DensityModel):
         x = as_float_tensor(x, "x")
         if tuple(x.shape[1:]) != self.event_shape:
             raise ValueError(f"x must have shape (B, {', '.join(map(str, self.event_shape))}), got {tuple(x.shape)}")
-        flat = x.reshape(len(x), -1).to(self.centers.dtype)
+        flat = x.reshape(len(x), -1).to(self.centers)  # the centres' device and dtype
         h2 = self.bandwidth ** 2
         log_norm = math.log(len(self.centers)) + 0.5 * self.dim * math.log(2 * math.pi * h2)
         out = []
@@ -61,4 +61,5 @@ def select_bandwidth(train, val, bandwidths) -> tuple[float, torch.Tensor]:
     if (candidates <= 0).any():
         raise ValueError("bandwidths must all be > 0")
     scores = torch.stack([GaussianKDE(train, float(h)).log_prob(val).mean() for h in candidates])
+    scores = scores.cpu()
     return float(candidates[scores.argmax()]), scores

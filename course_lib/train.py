@@ -124,8 +124,8 @@ def fit(model: nn.Module, train, val=None, *, epochs: int = 100, batch_size: int
         start, done = saved["epoch"] + 1, history.stopped_early
 
     started = time.perf_counter() - history.seconds
-    bar = progress_bar(range(start, epochs), total=epochs, initial=start, disable=None if progress else True,
-                       desc=type(model).__name__)
+    bar = progress_bar(range(start, epochs), total=epochs, initial=start, desc=type(model).__name__,
+                       **({} if progress else {"disable": True}))
     for epoch in ([] if done else bar):
         model.train()
         total = 0.0
