@@ -404,16 +404,17 @@ exercises.expect_true("the density finds x* far less likely than every training 
 # ## 8. A taxonomy of deep generative models
 #
 # Maximum likelihood needs $\log p_\theta(\mathbf{x})$. Deep generative models differ in how they
-# get it — exactly, approximately, or not at all (Goodfellow, 2016). Later chapters link back here.
+# get it — exactly, approximately, or not at all (Goodfellow, 2016). The last column names the chapter
+# that builds each family; those chapters link back to this table.
 #
 # | density | how $p_\theta(\mathbf{x})$ is handled | family | examples | chapter |
 # |---|---|---|---|---|
-# | **explicit, tractable** | chain rule $p(\mathbf{x}) = \prod_d p(x_d \mid \mathbf{x}_{<d})$ | autoregressive / fully visible belief nets | FVSBN, NADE, MADE, PixelCNN, WaveNet | [03](03_autoregressive.ipynb) |
-# | **explicit, tractable** | change of variables $p_x(\mathbf{x}) = p_z(g(\mathbf{x}))\,\lvert\det \partial g/\partial\mathbf{x}\rvert$ | normalizing flows | NICE, RealNVP, MAF, IAF, Glow | [05](05_normalizing_flows.ipynb) |
-# | **explicit, approximate** | variational lower bound (ELBO) | latent variable models | VAE, IWAE | [04](04_variational_autoencoders.ipynb) |
-# | **explicit, approximate** | Markov chain (MCMC) | undirected energy models | Boltzmann machines, RBM, DBM | [09](09_beyond.ipynb) |
-# | **implicit** | none: a sampler trained through a game | direct | GAN, WGAN | [06](06_gans.ipynb), [07](07_wasserstein.ipynb) |
-# | **implicit** | none: a Markov chain whose stationary distribution is the model | Markov chain | generative stochastic networks (GSN) | [09](09_beyond.ipynb) |
+# | **explicit, tractable** | chain rule $p(\mathbf{x}) = \prod_d p(x_d \mid \mathbf{x}_{<d})$ | autoregressive / fully visible belief nets | FVSBN, NADE, MADE, PixelCNN, WaveNet | 03 |
+# | **explicit, tractable** | change of variables $p_x(\mathbf{x}) = p_z(g(\mathbf{x}))\,\lvert\det \partial g/\partial\mathbf{x}\rvert$ | normalizing flows | NICE, RealNVP, MAF, IAF, Glow | 05 |
+# | **explicit, approximate** | variational lower bound (ELBO) | latent variable models | VAE, IWAE | 04 |
+# | **explicit, approximate** | Markov chain (MCMC) | undirected energy models | Boltzmann machines, RBM, DBM | 09 |
+# | **implicit** | none: a sampler trained through a game | direct | GAN, WGAN | 06, 07 |
+# | **implicit** | none: a Markov chain whose stationary distribution is the model | Markov chain | generative stochastic networks (GSN) | 09 |
 #
 # The models of this chapter — histograms, KDEs, the Gaussian — are explicit and tractable but
 # *shallow*: the next section shows why they cannot be the end of the story.
