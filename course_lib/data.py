@@ -120,8 +120,19 @@ def labelled_blobs(n: int, generator: torch.Generator | None = None) -> tuple[to
     return x, y
 
 
+def three_clusters(n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Three overlapping Gaussian clusters of different shapes (the EM demo of chapter 02); shape (n, 2)."""
+    n = positive_int(n, "n")
+    generator_or_none(generator)
+    scales = torch.tensor([[[1.0, 0.0], [0.6, 0.5]], [[0.6, 0.0], [0.0, 0.6]], [[0.4, 0.5], [0.0, 1.2]]])
+    centers = torch.tensor([[-2.0, 0.0], [1.5, 1.5], [1.5, -2.0]])
+    k = torch.arange(n) % 3
+    return centers[k] + torch.einsum("nij,nj->ni", scales[k], _normal(n, generator, 2))
+
+
 TOY_SAMPLERS = {"moons": moons, "eight_gaussians": eight_gaussians, "rings": rings,
-                "checkerboard": checkerboard, "spirals": spirals}
+                "checkerboard": checkerboard, "spirals": spirals,
+                "three_clusters": three_clusters}
 
 
 def toy(name: str, n: int, generator: torch.Generator | None = None) -> torch.Tensor:

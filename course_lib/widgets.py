@@ -73,3 +73,79 @@ class KDEBandwidthExplorer:
 
     def _repr_mimebundle_(self, **kwargs):
         return self.widget._repr_mimebundle_(**kwargs)
+
+
+def _ellipse_points(mean: torch.Tensor, covariance: torch.Tensor, n_std: float = 2.0, n: int = 100) -> torch.Tensor:
+    """Points (n, 2) on the n_std-standard-deviation contour of a 2D Gaussian."""
+    angle = torch.linspace(0, 2 * torch.pi, n, dtype=covariance.dtype)
+    circle = torch.stack([torch.cos(angle), torch.sin(angle)], 1)
+    return mean + n_std * circle @ torch.linalg.cholesky(covariance).T
+
+
+def em_figure(x, snapshot, log_likelihoods, iteration: int) -> Figure:
+    """One EM iteration on 2D data: points coloured by responsibilities, 2σ ellipses, the log-likelihood curve.
+
+    ``snapshot``: (weights (K,), means (K, 2), covariances (K, 2, 2)) at that iteration;
+    ``log_likelihoods``: the mean log-likelihood at every iteration (nats).
+    """
+    from .mixtures import e_step
+
+    x = as_float_tensor(x, "x", ndim=2, last_dim=2).double()
+    weights, means, covariances = snapshot
+    resp = e_step(x, weights, means, covariances, "full")[0].exp()
+    palette = torch.tensor(plt.get_cmap("tab10").colors[: len(weights)], dtype=torch.float64)
+    colours = (resp @ palette).clamp(0, 1)  # responsibilities blend the component colours
+    fig, (ax_data, ax_ll) = plt.subplots(1, 2, figsize=(10, 4), gridspec_kw={"width_ratios": [1.2, 1]})
+    ax_data.scatter(x[:, 0], x[:, 1], c=colours.numpy(), s=6)
+    for k in range(len(weights)):
+        ellipse = _ellipse_points(means[k], covariances[k])
+        ax_data.plot(ellipse[:, 0], ellipse[:, 1], color=palette[k].numpy(), lw=1 + 6 * weights[k].item())
+        ax_data.plot(*means[k], "x", color="k")
+    ax_data.set(title=f"EM iteration {iteration}: responsibilities and 2σ ellipses", aspect="equal")
+    ax_ll.plot(range(len(log_likelihoods)), log_likelihoods, color="0.6")
+    ax_ll.plot(iteration, log_likelihoods[iteration], "o", color="C3")
+    ax_ll.set(title="training log-likelihood never decreases", xlabel="iteration", ylabel="nats per point")
+    fig.tight_layout()
+    return fig
+
+
+class EMStepper:
+    """Step through EM on 2D data: a slider over iterations, a dropdown for the number of components."""
+
+    def __init__(self, x, components=(2, 3, 4, 5, 6), n_components: int = 3, max_iter: int = 40, seed: int = 0):
+        from .mixtures import GaussianMixture
+
+        self.x = as_float_tensor(x, "x", ndim=2, last_dim=2).double()
+        if n_components not in components:
+            raise ValueError(f"n_components must be one of components={tuple(components)}, got {n_components}")
+        self._mixture = lambda k: GaussianMixture(k, "full", max_iter=max_iter, tol=0.0,
+                                                        init_params="random", seed=seed).fit(
+            self.x, record=True)
+        self.dropdown = widgets.Dropdown(options=list(components), value=n_components, description="components K")
+        self.slider = widgets.IntSlider(value=0, min=0, max=0, description="iteration", continuous_update=False)
+        self.output = widgets.Output()
+        self.figure: Figure | None = None
+        self.dropdown.observe(lambda change: self.refit(), names="value")
+        self.slider.observe(lambda change: self.redraw(), names="value")
+        self.widget = widgets.VBox([widgets.HBox([self.dropdown, self.slider]), self.output])
+        self.refit()
+
+    def refit(self) -> None:
+        self.mixture = self._mixture(self.dropdown.value)
+        with self.slider.hold_trait_notifications():
+            self.slider.max = len(self.mixture.snapshots) - 1
+            self.slider.value = 0
+        self.redraw()
+
+    def redraw(self) -> Figure:
+        it = self.slider.value
+        fig = em_figure(self.x, self.mixture.snapshots[it], self.mixture.log_likelihood_history, it)
+        plt.close(fig)
+        self.figure = fig
+        with self.output:
+            clear_output(wait=True)
+            display(fig)
+        return fig
+
+    def _repr_mimebundle_(self, **kwargs):
+        return self.widget._repr_mimebundle_(**kwargs)

@@ -91,3 +91,28 @@ def test_leaderboard_rejects_bad_input(kwargs, error, name):
     arguments = {"model": "m", "chapter": 1, "nll_nats": 100.0, "dims": 64, **kwargs}
     with pytest.raises(error, match=name):
         leaderboard.record(**arguments)
+
+
+def test_em_stepper_slider_and_dropdown_redraw():
+    from course_lib import data
+
+    x = data.three_clusters(300, generator=torch.Generator().manual_seed(0))
+    stepper = widgets.EMStepper(x, components=(2, 3, 4), n_components=3, max_iter=15)
+    assert stepper.slider.max == 15  # one snapshot per iteration, plus the final parameters
+    first_ellipses = [line.get_xydata().copy() for line in stepper.figure.axes[0].lines]
+    stepper.slider.value = 10
+    later_ellipses = [line.get_xydata().copy() for line in stepper.figure.axes[0].lines]
+    assert "iteration 10" in stepper.figure.axes[0].get_title()
+    assert any(not np.allclose(a, b) for a, b in zip(first_ellipses, later_ellipses))  # the components moved
+    marker = stepper.figure.axes[1].lines[1].get_xydata()
+    assert marker[0, 0] == 10  # the red dot on the likelihood curve follows the slider
+    stepper.dropdown.value = 4
+    assert stepper.slider.value == 0 and stepper.mixture.n_components == 4
+    assert len(stepper.figure.axes[0].lines) == 2 * 4  # an ellipse and a centre mark per component
+
+
+def test_em_stepper_rejects_bad_input():
+    with pytest.raises(ValueError, match="n_components"):
+        widgets.EMStepper(torch.randn(50, 2), components=(2, 3), n_components=5)
+    with pytest.raises(ValueError, match="x"):
+        widgets.EMStepper(torch.randn(50, 3))

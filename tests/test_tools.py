@@ -48,3 +48,11 @@ def test_make_lab_serves_jupyterlab_on_loopback():
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGTERM)
             process.wait(timeout=30)
+
+
+def test_gmm_benchmark_reaches_sklearns_likelihood():
+    from course_lib.bench import gmm_versus_sklearn
+
+    result = gmm_versus_sklearn(repeats=1)
+    assert abs(result["ours_ll"] - result["sklearn_ll"]) < 1e-3  # nats per image; timing is reported, not asserted
+    assert result["ours_s"] > 0 and result["sklearn_s"] > 0

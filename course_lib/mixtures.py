@@ -1,0 +1,206 @@
+"""Gaussian mixture models fitted by expectation–maximisation (Dempster, Laird & Rubin, 1977).
+
+The EM loop reads like the algorithm: initialise (k-means++ or random data points), then E-step → M-step until the mean
+log-likelihood gains less than ``tol``, keeping the best of ``n_init`` restarts. Responsibilities
+live in log space. Shapes: data (N, D); weights (K,); means (K, D); covariances (K, D, D) for
+``"full"`` and (K, D) variances for ``"diag"``. Log-likelihoods are in nats per example.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from .density_model import DensityModel
+from .validation import as_float_tensor, generator_or_none, positive_float, positive_int
+
+COVARIANCE_TYPES = ("full", "diag")
+INIT_PARAMS = ("kmeans++", "random")
+
+
+def kmeans_plus_plus(x: torch.Tensor, k: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    """k-means++ seeding (Arthur & Vassilvitskii, 2007): k rows of x, each drawn with prob. ∝ squared
+    distance to the nearest centre chosen so far. Returns (k, D)."""
+    x = as_float_tensor(x, "x", ndim=2)
+    k = positive_int(k, "k")
+    generator_or_none(generator)
+    if k > len(x):
+        raise ValueError(f"k must be ≤ the {len(x)} data points, got {k}")
+    centers = [x[torch.randint(0, len(x), (1,), generator=generator)].squeeze(0)]
+    closest = ((x - centers[0]) ** 2).sum(1)
+    for _ in range(1, k):
+        probs = closest / closest.sum() if closest.sum() > 0 else torch.full_like(closest, 1 / len(x))
+        centers.append(x[torch.multinomial(probs, 1, generator=generator)].squeeze(0))
+        closest = torch.minimum(closest, ((x - centers[-1]) ** 2).sum(1))
+    return torch.stack(centers)
+
+
+def component_log_densities(x: torch.Tensor, means: torch.Tensor, covariances: torch.Tensor,
+                            covariance_type: str) -> torch.Tensor:
+    """log N(x_n; μ_k, Σ_k) for every point and component: (N, D) → (N, K), via Cholesky factors."""
+    d = x.shape[1]
+    if covariance_type == "diag":
+        # Σ_k diagonal: Σ_d (x_d - μ_kd)² / σ²_kd expanded into three matrix products (no (N, K, D) tensor).
+        precisions = 1.0 / covariances
+        sq = (x * x) @ precisions.T - 2 * x @ (means * precisions).T + (means ** 2 * precisions).sum(1)[None]
+        return -0.5 * (sq + torch.log(covariances).sum(-1)[None] + d * math.log(2 * math.pi))
+    chol = torch.linalg.cholesky(covariances)                                   # (K, D, D)
+    diff = (x[None] - means[:, None, :]).transpose(1, 2)                        # (K, D, N)
+    solved = torch.linalg.solve_triangular(chol, diff, upper=False)             # L⁻¹ (x - μ)
+    sq = (solved ** 2).sum(1).T                                                 # (N, K)
+    log_det = 2 * torch.log(torch.diagonal(chol, dim1=-2, dim2=-1)).sum(-1)     # log |Σ_k|
+    return -0.5 * (sq + log_det[None] + d * math.log(2 * math.pi))
+
+
+def e_step(x, weights, means, covariances, covariance_type="full") -> tuple[torch.Tensor, torch.Tensor]:
+    """Responsibilities r_nk = p(z = k | x_n) in log space, shape (N, K), and the mean log-likelihood."""
+    joint = torch.log(weights)[None] + component_log_densities(x, means, covariances, covariance_type)
+    log_px = torch.logsumexp(joint, dim=1, keepdim=True)
+    return joint - log_px, log_px.mean()
+
+
+def m_step(x, resp, covariance_type="full", reg_covar=1e-6) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Weighted maximum likelihood given responsibilities resp (N, K): weights, means, covariances.
+
+    ``reg_covar`` is added to every variance, so no component collapses onto a single point.
+    """
+    nk = resp.sum(0) + 10 * torch.finfo(resp.dtype).eps                       # effective counts (K,)
+    means = resp.T @ x / nk[:, None]
+    if covariance_type == "diag":
+        covariances = resp.T @ (x * x) / nk[:, None] - means ** 2 + reg_covar
+    else:
+        diff = x[None] - means[:, None, :]                                       # (K, N, D)
+        covariances = torch.einsum("nk,kni,knj->kij", resp, diff, diff) / nk[:, None, None]
+        covariances = covariances + reg_covar * torch.eye(x.shape[1], dtype=x.dtype)
+    return nk / len(x), means, covariances
+
+
+class GaussianMixture(DensityModel):
+    """p(x) = Σ_k π_k N(x; μ_k, Σ_k): the generative story "pick z ~ Cat(π), then x ~ N(μ_z, Σ_z)".
+
+    After ``fit``: ``weights``, ``means``, ``covariances``, ``log_likelihood_history`` (mean
+    log-likelihood of the training data at the start of each iteration and at the end, best
+    restart) and, with ``record=True``, ``snapshots``: the parameters at every iteration.
+    """
+
+    def __init__(self, n_components: int, covariance_type: str = "full", reg_covar: float = 1e-6,
+                 max_iter: int = 100, tol: float = 1e-3, n_init: int = 1, init_params: str = "kmeans++",
+                 seed: int = 0):
+        super().__init__()
+        self.n_components = positive_int(n_components, "n_components")
+        if covariance_type not in COVARIANCE_TYPES:
+            raise ValueError(f"covariance_type must be one of {COVARIANCE_TYPES}, got {covariance_type!r}")
+        self.covariance_type = covariance_type
+        self.reg_covar = positive_float(reg_covar, "reg_covar", allow_zero=True)
+        self.max_iter = positive_int(max_iter, "max_iter", minimum=0)
+        self.tol = positive_float(tol, "tol", allow_zero=True)
+        self.n_init = positive_int(n_init, "n_init")
+        if init_params not in INIT_PARAMS:
+            raise ValueError(f"init_params must be one of {INIT_PARAMS}, got {init_params!r}")
+        self.init_params = init_params
+        self.seed = positive_int(seed, "seed", minimum=0)
+        self.log_likelihood_history: list[float] = []
+        self.snapshots: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
+        self.converged = False
+
+    # -- fitting -------------------------------------------------------------------------------
+
+    def _initial_parameters(self, x, generator):
+        if self.init_params == "random":
+            # The textbook start: K random data points as means, the data's covariance for every component.
+            means = x[torch.randperm(len(x), generator=generator)[: self.n_components]]
+            weights, _, covariances = m_step(x, torch.ones(len(x), 1, dtype=x.dtype), self.covariance_type,
+                                             self.reg_covar)
+            covariances = covariances.expand(self.n_components, *covariances.shape[1:]).clone()
+            return torch.full((self.n_components,), 1 / self.n_components, dtype=x.dtype), means, covariances
+        centers = kmeans_plus_plus(x, self.n_components, generator)
+        nearest = torch.cdist(x, centers).argmin(1)
+        resp = torch.nn.functional.one_hot(nearest, self.n_components).to(x.dtype)
+        return m_step(x, resp, self.covariance_type, self.reg_covar)
+
+    def _run_em(self, x, params, record):
+        history, snapshots = [], []
+        weights, means, covariances = params
+        previous = -math.inf
+        converged = False
+        for _ in range(self.max_iter):
+            if record:
+                snapshots.append((weights, means, covariances))
+            log_resp, mean_ll = e_step(x, weights, means, covariances, self.covariance_type)
+            history.append(mean_ll.item())
+            if abs(history[-1] - previous) < self.tol:
+                converged = True
+                break
+            previous = history[-1]
+            weights, means, covariances = m_step(x, log_resp.exp(), self.covariance_type, self.reg_covar)
+        else:  # max_iter M-steps done: score the final parameters too
+            if record:
+                snapshots.append((weights, means, covariances))
+            history.append(e_step(x, weights, means, covariances, self.covariance_type)[1].item())
+        return (weights, means, covariances), history, snapshots, converged
+
+    def fit(self, x, init: tuple | None = None, record: bool = False) -> "GaussianMixture":
+        """Run EM on x (N, D). ``init``: optional (weights, means, covariances) to start from instead
+        of k-means++ (then a single run). ``record``: keep the parameters of every iteration."""
+        x = as_float_tensor(x, "x", ndim=2).double()
+        if len(x) < self.n_components:
+            raise ValueError(f"x has {len(x)} rows, fewer than n_components={self.n_components}")
+        generator = torch.Generator().manual_seed(self.seed)
+        starts = [self._check_init(init, x.shape[1])] if init is not None else \
+            [self._initial_parameters(x, generator) for _ in range(self.n_init)]
+        best = None
+        for params in starts:
+            run = self._run_em(x, params, record)
+            if best is None or run[1][-1] > best[1][-1]:
+                best = run
+        (weights, means, covariances), self.log_likelihood_history, self.snapshots, self.converged = best
+        self.weights, self.means, self.covariances = weights, means, covariances
+        return self
+
+    def _check_init(self, init, dim):
+        if not isinstance(init, (tuple, list)) or len(init) != 3:
+            raise TypeError("init must be a tuple (weights, means, covariances)")
+        k = self.n_components
+        weights = as_float_tensor(init[0], "init weights", ndim=1).double()
+        means = as_float_tensor(init[1], "init means", ndim=2).double()
+        covariances = as_float_tensor(init[2], "init covariances").double()
+        expected = (k, dim, dim) if self.covariance_type == "full" else (k, dim)
+        if weights.shape != (k,) or means.shape != (k, dim) or covariances.shape != expected:
+            raise ValueError(f"init shapes must be ({k},), ({k}, {dim}), {expected}; got {tuple(weights.shape)}, "
+                             f"{tuple(means.shape)}, {tuple(covariances.shape)}")
+        if (weights < 0).any() or abs(weights.sum().item() - 1) > 1e-6:
+            raise ValueError("init weights must be non-negative and sum to 1")
+        return weights, means, covariances
+
+    # -- the density-model protocol -------------------------------------------------------------
+
+    def _require_fit(self):
+        if not hasattr(self, "means"):
+            raise RuntimeError("the mixture is not fitted yet: call fit(x) first")
+
+    def log_prob(self, x) -> torch.Tensor:
+        """log p(x) = logsumexp_k [log π_k + log N(x; μ_k, Σ_k)] for each row: (B, D) → (B,), nats."""
+        self._require_fit()
+        x = as_float_tensor(x, "x", ndim=2, last_dim=self.means.shape[1])
+        joint = torch.log(self.weights)[None] + component_log_densities(
+            x.double(), self.means, self.covariances, self.covariance_type)
+        return torch.logsumexp(joint, dim=1).to(x.dtype)
+
+    def responsibilities(self, x) -> torch.Tensor:
+        """p(z = k | x) for each row of x: (B, D) → (B, K)."""
+        self._require_fit()
+        x = as_float_tensor(x, "x", ndim=2, last_dim=self.means.shape[1]).double()
+        return e_step(x, self.weights, self.means, self.covariances, self.covariance_type)[0].exp()
+
+    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Ancestral sampling: z ~ Cat(π), then x ~ N(μ_z, Σ_z); shape (n, D)."""
+        self._require_fit()
+        n = positive_int(n, "n")
+        generator_or_none(generator)
+        z = torch.multinomial(self.weights, n, replacement=True, generator=generator)
+        eps = torch.randn(n, self.means.shape[1], generator=generator, dtype=self.means.dtype)
+        if self.covariance_type == "diag":
+            return self.means[z] + eps * self.covariances[z].sqrt()
+        chol = torch.linalg.cholesky(self.covariances)
+        return self.means[z] + torch.einsum("nij,nj->ni", chol[z], eps)

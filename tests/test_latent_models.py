@@ -1,0 +1,216 @@
+"""Gaussian mixtures (EM), probabilistic PCA and the linear autoencoder of chapter 02."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from scipy import stats
+from scipy.linalg import subspace_angles
+from sklearn.decomposition import PCA
+from sklearn.mixture import GaussianMixture as SklearnMixture
+
+from course_lib import data, mixtures
+from course_lib.autoencoders import LinearAutoencoder
+from course_lib.mixtures import GaussianMixture, kmeans_plus_plus
+from course_lib.ppca import PPCA
+from course_lib.train import fit
+
+
+def _digits(n=1000):
+    split = data.load_digits()
+    return data.dequantize(split.train.x, torch.Generator().manual_seed(0)).reshape(1000, -1)[:n].double()
+
+
+def _to_sklearn_precisions(covariances, covariance_type):
+    return (torch.linalg.inv(covariances) if covariance_type == "full" else 1 / covariances).numpy()
+
+# --- Gaussian mixture ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("covariance_type, x", [("full", data.three_clusters(600, torch.Generator().manual_seed(0))),
+                                                ("diag", _digits(500))])
+def test_em_matches_sklearn_iteration_by_iteration(covariance_type, x):
+    x = x.double()
+    ours = GaussianMixture(4, covariance_type, max_iter=30, tol=0.0, reg_covar=1e-6)
+    start = ours._initial_parameters(x, torch.Generator().manual_seed(1))
+    ours.fit(x, init=start)
+    theirs = SklearnMixture(4, covariance_type=covariance_type, max_iter=30, tol=0.0, reg_covar=1e-6,
+                            weights_init=start[0].numpy(), means_init=start[1].numpy(),
+                            precisions_init=_to_sklearn_precisions(start[2], covariance_type))
+    with pytest.warns(Warning):  # scikit-learn warns that tol=0 never "converges"
+        theirs.fit(x.numpy())
+    ll_ours, ll_theirs = np.array(ours.log_likelihood_history[:30]), np.array(theirs.lower_bounds_)
+    assert np.allclose(ll_ours, ll_theirs, rtol=1e-6, atol=0)
+    assert np.allclose(ours.means.numpy(), theirs.means_, rtol=1e-6, atol=1e-8)
+    assert ours.log_prob(x).mean().item() == pytest.approx(theirs.score(x.numpy()), rel=1e-6)
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "diag"])
+@pytest.mark.parametrize("init_params", ["kmeans++", "random"])
+def test_em_log_likelihood_never_decreases(covariance_type, init_params):
+    x = data.eight_gaussians(500, generator=torch.Generator().manual_seed(2)).double()
+    for seed in range(3):
+        gmm = GaussianMixture(6, covariance_type, max_iter=80, tol=0.0, init_params=init_params, seed=seed).fit(x)
+        assert np.all(np.diff(gmm.log_likelihood_history) >= -1e-10)
+
+
+def test_component_densities_match_scipy():
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(20, 3, generator=gen, dtype=torch.float64)
+    means = torch.randn(2, 3, generator=gen, dtype=torch.float64)
+    a = torch.randn(2, 3, 3, generator=gen, dtype=torch.float64)
+    covs = a @ a.transpose(1, 2) + 0.5 * torch.eye(3, dtype=torch.float64)
+    ours = mixtures.component_log_densities(x, means, covs, "full")
+    variances = torch.rand(2, 3, generator=gen, dtype=torch.float64) + 0.2
+    ours_diag = mixtures.component_log_densities(x, means, variances, "diag")
+    for k in range(2):
+        assert np.allclose(ours[:, k].numpy(), stats.multivariate_normal(means[k], covs[k]).logpdf(x), rtol=1e-10)
+        assert np.allclose(ours_diag[:, k].numpy(),
+                           stats.multivariate_normal(means[k], np.diag(variances[k])).logpdf(x), rtol=1e-10)
+
+
+def test_log_prob_is_a_normalised_density_and_samples_follow_it():
+    x = data.three_clusters(900, torch.Generator().manual_seed(0)).double()
+    gmm = GaussianMixture(3, "full", n_init=3).fit(x)
+    grid = torch.stack(torch.meshgrid(torch.linspace(-9, 9, 361), torch.linspace(-9, 9, 361), indexing="ij"), -1)
+    density = gmm.log_prob(grid.reshape(-1, 2).double()).exp().reshape(361, 361)
+    assert torch.trapezoid(torch.trapezoid(density, dx=0.05), dx=0.05).item() == pytest.approx(1.0, abs=1e-3)
+    samples = gmm.sample(100_000, generator=torch.Generator().manual_seed(1))
+    mixture_mean = (gmm.weights[:, None] * gmm.means).sum(0)
+    assert torch.allclose(samples.mean(0), mixture_mean, atol=0.03)
+    assert torch.allclose(gmm.responsibilities(x).sum(1), torch.ones(len(x), dtype=torch.float64))
+
+
+def test_restarts_keep_the_best_run():
+    x = data.eight_gaussians(400, generator=torch.Generator().manual_seed(3)).double()
+    single = [GaussianMixture(8, "full", seed=s, n_init=1).fit(x).log_likelihood_history[-1] for s in range(1)]
+    best_of_five = GaussianMixture(8, "full", seed=0, n_init=5).fit(x).log_likelihood_history[-1]
+    assert best_of_five >= single[0] - 1e-12
+
+
+def test_kmeans_plus_plus_picks_distinct_far_apart_points():
+    x = torch.cat([torch.zeros(50, 2), torch.full((50, 2), 10.0), torch.full((50, 2), -10.0)])
+    centers = kmeans_plus_plus(x, 3, torch.Generator().manual_seed(0))
+    assert sorted(centers[:, 0].tolist()) == [-10.0, 0.0, 10.0]
+
+
+def test_reg_covar_keeps_a_collapsed_component_finite():
+    x = torch.cat([torch.zeros(5, 2), torch.randn(100, 2)]).double()  # five identical points
+    gmm = GaussianMixture(3, "full", reg_covar=1e-3, max_iter=200).fit(x)
+    assert torch.isfinite(gmm.log_prob(x)).all()
+    assert torch.linalg.eigvalsh(gmm.covariances).min() >= 1e-3 - 1e-12
+
+
+@pytest.mark.parametrize("call, error, name", [
+    (lambda: GaussianMixture(0), ValueError, "n_components"),
+    (lambda: GaussianMixture(2, "spherical"), ValueError, "covariance_type"),
+    (lambda: GaussianMixture(2, reg_covar=-1.0), ValueError, "reg_covar"),
+    (lambda: GaussianMixture(2, init_params="magic"), ValueError, "init_params"),
+    (lambda: GaussianMixture(2, n_init=0), ValueError, "n_init"),
+    (lambda: GaussianMixture(5).fit(torch.randn(3, 2)), ValueError, "x"),
+    (lambda: GaussianMixture(2).fit(torch.full((10, 2), float("nan"))), ValueError, "x"),
+    (lambda: GaussianMixture(2).fit(torch.randn(10)), ValueError, "x"),
+    (lambda: GaussianMixture(2).fit(torch.randn(10, 2), init=(1, 2)), TypeError, "init"),
+    (lambda: GaussianMixture(2).fit(torch.randn(10, 2), init=(torch.ones(2) / 2, torch.zeros(2, 3),
+                                                             torch.eye(2).repeat(2, 1, 1))), ValueError, "init"),
+    (lambda: GaussianMixture(2).fit(torch.randn(10, 2), init=(torch.ones(2), torch.zeros(2, 2),
+                                                             torch.eye(2).repeat(2, 1, 1))), ValueError, "weights"),
+    (lambda: GaussianMixture(2).log_prob(torch.randn(3, 2)), RuntimeError, "not fitted"),
+    (lambda: GaussianMixture(2).fit(torch.randn(20, 2)).log_prob(torch.randn(3, 3)), ValueError, "x"),
+    (lambda: GaussianMixture(2).fit(torch.randn(20, 2)).sample(0), ValueError, "n"),
+    (lambda: kmeans_plus_plus(torch.randn(3, 2), 4), ValueError, "k"),
+])
+def test_mixture_rejects_bad_input(call, error, name):
+    with pytest.raises(error, match=name):
+        call()
+
+# --- probabilistic PCA ---------------------------------------------------------------------------
+
+
+def test_ppca_log_prob_matches_sklearn_pca_score():
+    x = _digits()
+    pca = PCA(10).fit(x.numpy())
+    w = pca.components_.T * np.sqrt(pca.explained_variance_ - pca.noise_variance_)
+    model = PPCA(torch.tensor(w), torch.tensor(pca.mean_), float(pca.noise_variance_))
+    assert model.log_prob(x).mean().item() == pytest.approx(pca.score(x.numpy()), rel=1e-6)
+
+
+def test_ppca_closed_form_is_sklearn_up_to_the_1_over_n_convention():
+    x = _digits()
+    ours = PPCA.fit(x, 10)
+    pca = PCA(10).fit(x.numpy())  # scikit-learn estimates the covariance with 1/(N - 1)
+    assert np.allclose(ours.covariance.numpy(), pca.get_covariance() * (len(x) - 1) / len(x), rtol=1e-6, atol=1e-9)
+    eigenvalues = np.sort(np.linalg.eigvalsh(np.cov(x.numpy().T, bias=True)))[::-1]
+    assert ours.sigma2 == pytest.approx(eigenvalues[10:].mean(), rel=1e-9)
+
+
+def test_ppca_em_converges_to_the_closed_form():
+    x = _digits()
+    closed = PPCA.fit(x, 5)
+    em = PPCA.fit(x, 5, method="em", max_iter=5000, tol=1e-11)
+    assert em.sigma2 == pytest.approx(closed.sigma2, rel=1e-6)
+    assert torch.allclose(em.covariance, closed.covariance, rtol=1e-4, atol=1e-3)
+    assert np.all(np.diff(em.log_likelihood_history) >= -1e-9)  # EM: never downhill
+
+
+def test_ppca_posterior_is_bayes_rule():
+    model = PPCA(torch.tensor([[1.0, 0.2], [0.3, -0.5], [0.0, 1.0]], dtype=torch.float64),
+                 torch.tensor([0.5, 0.0, -1.0], dtype=torch.float64), 0.3)
+    x = model.sample(4, generator=torch.Generator().manual_seed(0))
+    mean, cov = model.posterior(x)
+    # Joint Gaussian of (z, x): condition by the textbook formula.
+    sxx = model.covariance
+    szx = model.w.T
+    assert torch.allclose(mean, (szx @ torch.linalg.solve(sxx, (x - model.mean).T)).T)
+    assert torch.allclose(cov, torch.eye(2, dtype=torch.float64) - szx @ torch.linalg.solve(sxx, szx.T))
+
+
+def test_ppca_samples_have_the_model_covariance():
+    model = PPCA(torch.tensor([[2.0], [1.0]], dtype=torch.float64), torch.zeros(2, dtype=torch.float64), 0.5)
+    samples = model.sample(200_000, generator=torch.Generator().manual_seed(0))
+    assert torch.allclose(torch.cov(samples.T), model.covariance, atol=0.03)
+
+
+@pytest.mark.parametrize("call, error, name", [
+    (lambda: PPCA(torch.zeros(3, 1), torch.zeros(2), 1.0), ValueError, "w"),
+    (lambda: PPCA(torch.zeros(3, 1), torch.zeros(3), 0.0), ValueError, "sigma2"),
+    (lambda: PPCA.fit(torch.randn(10, 3), 3), ValueError, "q"),
+    (lambda: PPCA.fit(torch.randn(10, 3), 1, method="svd"), ValueError, "method"),
+    (lambda: PPCA.fit(torch.randn(10, 3), 1.5), TypeError, "q"),
+    (lambda: PPCA(torch.zeros(3, 1), torch.zeros(3), 1.0).log_prob(torch.zeros(2, 4)), ValueError, "x"),
+    (lambda: PPCA(torch.zeros(3, 1), torch.zeros(3), 1.0).posterior(torch.zeros(2, 2)), ValueError, "x"),
+])
+def test_ppca_rejects_bad_input(call, error, name):
+    with pytest.raises(error, match=name):
+        call()
+
+# --- the linear autoencoder ----------------------------------------------------------------------
+
+
+def test_linear_autoencoder_learns_the_principal_subspace():
+    gen = torch.Generator().manual_seed(0)
+    # Data with a clear spectral gap: 3 strong directions in 10 dimensions.
+    x = torch.randn(2000, 3, generator=gen) @ (3 * torch.randn(3, 10, generator=gen)) + 0.3 * torch.randn(2000, 10, generator=gen)
+    torch.manual_seed(0)
+    model = LinearAutoencoder(x.mean(0), 3)
+    fit(model, x, epochs=300, batch_size=200, lr=1e-2, progress=False)
+    top = torch.linalg.eigh(torch.cov(x.T))[1][:, -3:]
+    angles = np.degrees(subspace_angles(model.decoder.weight.detach().numpy(), top.numpy()))
+    assert angles.max() < 1.0
+
+
+def test_linear_autoencoder_rejects_bad_input():
+    with pytest.raises(ValueError, match="q"):
+        LinearAutoencoder(torch.zeros(3), 3)
+    with pytest.raises(ValueError, match="x"):
+        LinearAutoencoder(torch.zeros(3), 1).loss(torch.zeros(2, 4))
+
+
+def test_naive_monte_carlo_estimate_converges_in_one_latent_dimension():
+    model = PPCA(torch.tensor([[1.0], [0.5]], dtype=torch.float64), torch.zeros(2, dtype=torch.float64), 0.3)
+    x = model.sample(4, generator=torch.Generator().manual_seed(0))
+    z = torch.randn(500_000, 1, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    assert torch.allclose(model.naive_monte_carlo_log_prob(x, z), model.log_prob(x), atol=0.01)
+    with pytest.raises(ValueError, match="z"):
+        model.naive_monte_carlo_log_prob(x, torch.randn(10, 2))
