@@ -19,6 +19,29 @@ from .kde import GaussianKDE
 from .validation import as_float_tensor, positive_float
 
 
+class FigureExplorer:
+    """Shared plumbing: controls redraw ``draw()`` into an Output widget; ``figure`` is the last drawing."""
+
+    output: widgets.Output
+    widget: widgets.Widget
+    figure: Figure | None = None
+
+    def draw(self) -> Figure:  # pragma: no cover - each explorer draws its own figure
+        raise NotImplementedError
+
+    def redraw(self) -> Figure:
+        fig = self.draw()
+        plt.close(fig)  # shown through the Output widget only, not again by the inline backend
+        self.figure = fig
+        with self.output:
+            clear_output(wait=True)
+            display(fig)
+        return fig
+
+    def _repr_mimebundle_(self, **kwargs):
+        return self.widget._repr_mimebundle_(**kwargs)
+
+
 def kde_figure(samples, bandwidth: float, xlim=(-4.0, 4.0), true_log_prob: Callable | None = None,
                held_out=None) -> Figure:
     """A 1D Gaussian KDE of ``samples`` (n,) with bandwidth h, against the true density if given.
@@ -43,7 +66,7 @@ def kde_figure(samples, bandwidth: float, xlim=(-4.0, 4.0), true_log_prob: Calla
     return fig
 
 
-class KDEBandwidthExplorer:
+class KDEBandwidthExplorer(FigureExplorer):
     """A log-scale bandwidth slider that redraws ``kde_figure``. Display it as the last line of a cell."""
 
     def __init__(self, samples, xlim=(-4.0, 4.0), true_log_prob: Callable | None = None, held_out=None,
@@ -57,22 +80,12 @@ class KDEBandwidthExplorer:
                                              max=torch.log10(torch.tensor(high)).item(), step=0.02,
                                              description="bandwidth h", continuous_update=False)
         self.output = widgets.Output()
-        self.figure: Figure | None = None
         self.slider.observe(lambda change: self.redraw(), names="value")
         self.widget = widgets.VBox([self.slider, self.output])
         self.redraw()
 
-    def redraw(self) -> Figure:
-        fig = kde_figure(self.samples, self.slider.value, self.xlim, self.true_log_prob, self.held_out)
-        plt.close(fig)  # shown through the Output widget only, not again by the inline backend
-        self.figure = fig
-        with self.output:
-            clear_output(wait=True)
-            display(fig)
-        return fig
-
-    def _repr_mimebundle_(self, **kwargs):
-        return self.widget._repr_mimebundle_(**kwargs)
+    def draw(self) -> Figure:
+        return kde_figure(self.samples, self.slider.value, self.xlim, self.true_log_prob, self.held_out)
 
 
 def _ellipse_points(mean: torch.Tensor, covariance: torch.Tensor, n_std: float = 2.0, n: int = 100) -> torch.Tensor:
@@ -109,7 +122,7 @@ def em_figure(x, snapshot, log_likelihoods, iteration: int) -> Figure:
     return fig
 
 
-class EMStepper:
+class EMStepper(FigureExplorer):
     """Step through EM on 2D data: a slider over iterations, a dropdown for the number of components."""
 
     def __init__(self, x, components=(2, 3, 4, 5, 6), n_components: int = 3, max_iter: int = 40, seed: int = 0):
@@ -124,7 +137,6 @@ class EMStepper:
         self.dropdown = widgets.Dropdown(options=list(components), value=n_components, description="components K")
         self.slider = widgets.IntSlider(value=0, min=0, max=0, description="iteration", continuous_update=False)
         self.output = widgets.Output()
-        self.figure: Figure | None = None
         self.dropdown.observe(lambda change: self.refit(), names="value")
         self.slider.observe(lambda change: self.redraw(), names="value")
         self.widget = widgets.VBox([widgets.HBox([self.dropdown, self.slider]), self.output])
@@ -137,15 +149,6 @@ class EMStepper:
             self.slider.value = 0
         self.redraw()
 
-    def redraw(self) -> Figure:
+    def draw(self) -> Figure:
         it = self.slider.value
-        fig = em_figure(self.x, self.mixture.snapshots[it], self.mixture.log_likelihood_history, it)
-        plt.close(fig)
-        self.figure = fig
-        with self.output:
-            clear_output(wait=True)
-            display(fig)
-        return fig
-
-    def _repr_mimebundle_(self, **kwargs):
-        return self.widget._repr_mimebundle_(**kwargs)
+        return em_figure(self.x, self.mixture.snapshots[it], self.mixture.log_likelihood_history, it)
