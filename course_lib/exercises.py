@@ -8,6 +8,7 @@ student has not written yet (it still raises NotImplementedError) fails with a m
 from __future__ import annotations
 
 import numbers
+import re
 from typing import Any, Callable
 
 import numpy as np
@@ -35,6 +36,10 @@ def call(exercise: int, function: Callable, *args, **kwargs) -> Any:
     try:
         return function(*args, **kwargs)
     except NotImplementedError as error:
+        needed = re.search(r"Exercise (\d+)", str(error))
+        if needed and int(needed.group(1)) != exercise:
+            raise ExerciseFailed(f"{label}: it calls the function of Exercise {needed.group(1)}, which is not "
+                                 f"written yet — do Exercise {needed.group(1)} first.") from None
         raise ExerciseFailed(f"{label}: not written yet — replace the `raise NotImplementedError` "
                              f"in the exercise cell with your solution and run it again. ({error})") from None
 

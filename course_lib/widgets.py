@@ -152,3 +152,107 @@ class EMStepper(FigureExplorer):
     def draw(self) -> Figure:
         it = self.slider.value
         return em_figure(self.x, self.mixture.snapshots[it], self.mixture.log_likelihood_history, it)
+
+
+def _decoded_image(decode: Callable, z: torch.Tensor) -> torch.Tensor:
+    with torch.no_grad():
+        image = decode(z)
+    if image.dim() != 4 or image.shape[:2] != (len(z), 1):
+        raise ValueError(f"decode must return images of shape (N, 1, H, W), got {tuple(image.shape)}")
+    return image.cpu()
+
+
+class LatentExplorer(FigureExplorer):
+    """One slider per latent coordinate; the decoded image (and, with ``codes``, the point in the
+    encoded data) is redrawn as they move.
+
+    ``decode`` maps latent codes (N, q) to images (N, 1, H, W) — e.g. ``vae.decode_mean``.
+    ``codes`` (M, q) and ``labels`` (M,): the encoded data set, drawn behind the current point (q = 2).
+    """
+
+    def __init__(self, decode: Callable, latent_dim: int = 2, codes=None, labels=None, levels: int | None = None,
+                 limit: float = 3.0):
+        from .validation import positive_int
+
+        if not callable(decode):
+            raise TypeError(f"decode must be callable, got {type(decode).__name__}")
+        self.decode, self.latent_dim = decode, positive_int(latent_dim, "latent_dim")
+        self.levels, limit = levels, positive_float(limit, "limit")
+        self.codes = as_float_tensor(codes, "codes", ndim=2, last_dim=latent_dim).cpu() if codes is not None else None
+        self.labels = labels
+        self.sliders = [widgets.FloatSlider(value=0.0, min=-limit, max=limit, step=0.05, description=f"z{i + 1}",
+                                            continuous_update=False) for i in range(latent_dim)]
+        for slider in self.sliders:
+            slider.observe(lambda change: self.redraw(), names="value")
+        self.output = widgets.Output()
+        self.widget = widgets.HBox([widgets.VBox(self.sliders), self.output])
+        self.redraw()
+
+    @property
+    def z(self) -> torch.Tensor:
+        return torch.tensor([[s.value for s in self.sliders]])
+
+    def draw(self) -> Figure:
+        image = _decoded_image(self.decode, self.z.to(torch.get_default_dtype()))[0, 0]
+        panels = 2 if self.codes is not None and self.latent_dim == 2 else 1
+        fig, axes = plt.subplots(1, panels, figsize=(3.2 * panels, 3.2), squeeze=False)
+        vmax = (self.levels - 1) if self.levels else None
+        axes[0, 0].imshow(image.numpy(), cmap="gray_r", vmin=0, vmax=vmax)
+        axes[0, 0].set_title("decoded: z = (" + ", ".join(f"{v:.2f}" for v in self.z[0].tolist()) + ")", fontsize=9)
+        axes[0, 0].set_axis_off()
+        if panels == 2:
+            colours = None if self.labels is None else torch.as_tensor(self.labels).numpy()
+            axes[0, 1].scatter(self.codes[:, 0], self.codes[:, 1], c=colours, cmap="tab10", s=3, alpha=0.5)
+            axes[0, 1].plot(*self.z[0].tolist(), "k*", markersize=14)
+            axes[0, 1].set_title("encoded test digits", fontsize=9)
+        fig.tight_layout()
+        return fig
+
+
+class InterpolationExplorer(FigureExplorer):
+    """Pick two images by index; a slider t walks the straight line between their codes.
+
+    ``encode`` maps images (N, 1, H, W) to codes (N, q) (e.g. the mean of q(z | x)); ``decode`` maps
+    codes to images. The figure shows both ends, the decoded point at t, and an 8-step strip.
+    """
+
+    def __init__(self, encode: Callable, decode: Callable, images, levels: int | None = None, first: int = 0,
+                 second: int = 1):
+        if not callable(encode) or not callable(decode):
+            raise TypeError("encode and decode must be callable")
+        self.images = as_float_tensor(images, "images", ndim=4)
+        n = len(self.images)
+        for name, value in (("first", first), ("second", second)):
+            if not 0 <= value < n:
+                raise ValueError(f"{name} must be an index in [0, {n - 1}], got {value}")
+        self.encode, self.decode, self.levels = encode, decode, levels
+        self.first = widgets.BoundedIntText(value=first, min=0, max=n - 1, description="from image")
+        self.second = widgets.BoundedIntText(value=second, min=0, max=n - 1, description="to image")
+        self.t = widgets.FloatSlider(value=0.5, min=0.0, max=1.0, step=0.05, description="t", continuous_update=False)
+        for control in (self.first, self.second, self.t):
+            control.observe(lambda change: self.redraw(), names="value")
+        self.output = widgets.Output()
+        self.widget = widgets.VBox([widgets.HBox([self.first, self.second, self.t]), self.output])
+        self.redraw()
+
+    def draw(self) -> Figure:
+        with torch.no_grad():
+            ends = self.encode(self.images[[self.first.value, self.second.value]])
+        steps = torch.cat([torch.tensor([self.t.value]), torch.linspace(0, 1, 8)]).to(ends)
+        codes = (1 - steps[:, None]) * ends[0] + steps[:, None] * ends[1]
+        decoded = _decoded_image(self.decode, codes)[:, 0]
+        vmax = (self.levels - 1) if self.levels else None
+        fig = plt.figure(figsize=(9, 3.6))
+        grid = fig.add_gridspec(2, 8)
+        for col, (image, title) in enumerate(((self.images[self.first.value, 0], "from"),
+                                              (decoded[0], f"t = {self.t.value:.2f}"),
+                                              (self.images[self.second.value, 0], "to"))):
+            ax = fig.add_subplot(grid[0, 2 * col + 1: 2 * col + 3])
+            ax.imshow(image.cpu().numpy(), cmap="gray_r", vmin=0, vmax=vmax)
+            ax.set_title(title, fontsize=9)
+            ax.set_axis_off()
+        for col in range(8):
+            ax = fig.add_subplot(grid[1, col])
+            ax.imshow(decoded[1 + col].numpy(), cmap="gray_r", vmin=0, vmax=vmax)
+            ax.set_axis_off()
+        return fig

@@ -61,3 +61,10 @@ def test_expect_true(capsys):
 def test_helpers_reject_bad_input(call, error, name):
     with pytest.raises(error, match=name):
         call()
+
+
+def test_call_names_the_unfinished_exercise_a_solution_depends_on():
+    def uses_exercise_two(x):
+        return stub(x)  # the student's exercise 3 calls their unfinished exercise 2
+    with pytest.raises(ExerciseFailed, match="Exercise 3 — uses_exercise_two: it calls the function of Exercise 2"):
+        exercises.call(3, uses_exercise_two, 1.0)

@@ -116,3 +116,48 @@ def test_em_stepper_rejects_bad_input():
         widgets.EMStepper(torch.randn(50, 2), components=(2, 3), n_components=5)
     with pytest.raises(ValueError, match="x"):
         widgets.EMStepper(torch.randn(50, 3))
+
+
+def _toy_decoder(z):
+    """A decoder whose image brightens with z₁ and moves its bright pixel with z₂: (N, 2) → (N, 1, 4, 4)."""
+    images = torch.zeros(len(z), 1, 4, 4)
+    images += z[:, :1, None, None].clamp(-3, 3) + 3
+    column = ((z[:, 1] + 3) / 6 * 3.999).long().clamp(0, 3)
+    images[torch.arange(len(z)), 0, 0, column] = 10.0
+    return images
+
+
+def test_latent_explorer_redraws_the_decoded_image():
+    explorer = widgets.LatentExplorer(_toy_decoder, latent_dim=2, codes=torch.randn(30, 2), labels=torch.arange(30) % 3,
+                                      levels=11)
+    before = explorer.figure.axes[0].images[0].get_array().copy()
+    explorer.sliders[0].value = 2.0
+    after = explorer.figure.axes[0].images[0].get_array().copy()
+    assert np.allclose(after - before, np.where(before == 10.0, 0.0, 2.0))  # brighter everywhere but the marker
+    explorer.sliders[1].value = 2.9
+    assert explorer.figure.axes[0].images[0].get_array()[0, 3] == 10.0  # the marker moved to the last column
+    star = explorer.figure.axes[1].lines[0].get_xydata()[0]
+    assert np.allclose(star, [2.0, 2.9])
+
+
+def test_interpolation_explorer_walks_between_two_codes():
+    images = torch.stack([torch.full((1, 4, 4), float(v)) for v in range(5)])
+    encode = lambda x: torch.stack([x.mean((1, 2, 3)) - 3, torch.zeros(len(x))], 1)  # noqa: E731
+    explorer = widgets.InterpolationExplorer(encode, _toy_decoder, images, levels=11, first=0, second=4)
+    middle = explorer.figure.axes[1].images[0].get_array()[1, 1]
+    explorer.t.value = 1.0
+    end = explorer.figure.axes[1].images[0].get_array()[1, 1]
+    assert middle == pytest.approx(2.0) and end == pytest.approx(4.0)  # decoded brightness follows t
+    explorer.second.value = 2
+    assert explorer.figure.axes[1].images[0].get_array()[1, 1] == pytest.approx(2.0)
+
+
+def test_latent_widgets_reject_bad_input():
+    with pytest.raises(TypeError, match="decode"):
+        widgets.LatentExplorer("decoder")
+    with pytest.raises(ValueError, match="codes"):
+        widgets.LatentExplorer(_toy_decoder, latent_dim=2, codes=torch.randn(5, 3))
+    with pytest.raises(ValueError, match="decode must return images"):
+        widgets.LatentExplorer(lambda z: torch.zeros(len(z), 4, 4), latent_dim=2)
+    with pytest.raises(ValueError, match="second"):
+        widgets.InterpolationExplorer(lambda x: x, _toy_decoder, torch.zeros(3, 1, 4, 4), second=3)

@@ -53,9 +53,15 @@ def test_toc_lists_exactly_the_chapters_in_order():
     assert listed == present, f"_toc.yml lists {listed}, chapters/ holds {present}"
 
 
-def test_chapter_numbers_are_consecutive():
-    numbers = [int(p.name[:2]) for p in CHAPTER_NOTEBOOKS]
-    assert numbers == list(range(1, len(numbers) + 1)), f"chapter numbers {numbers} have gaps"
+PLANNED = {1: "density_estimation", 2: "latent_variable_models", 3: "autoregressive", 4: "variational_autoencoders",
+           5: "normalizing_flows", 6: "gans", 7: "wasserstein", 8: "evaluation", 9: "beyond"}
+
+
+def test_chapters_follow_the_course_plan():
+    """Chapters keep the numbers of the design's plan (a chapter still being written leaves its number free)."""
+    names = [p.stem for p in CHAPTER_NOTEBOOKS]
+    unexpected = [n for n in names if PLANNED.get(int(n[:2])) != n[3:]]
+    assert not unexpected, f"chapters outside the plan {PLANNED}: {unexpected}"
 
 
 @pytest.mark.parametrize("source", CHAPTER_SOURCES, ids=lambda p: p.stem)

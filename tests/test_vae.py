@@ -1,0 +1,143 @@
+"""The VAE of chapter 04: closed-form KL, reparameterization, ELBO and the importance-weighted bound."""
+
+import math
+
+import pytest
+import torch
+
+from course_lib import data
+from course_lib.vae import VAE, gaussian_kl, log_mean_exp, reparameterize
+
+
+def test_closed_form_kl_matches_torch_distributions():
+    gen = torch.Generator().manual_seed(0)
+    mean, log_var = torch.randn(5, 4, generator=gen), torch.randn(5, 4, generator=gen)
+    q = torch.distributions.Independent(torch.distributions.Normal(mean, (0.5 * log_var).exp()), 1)
+    p = torch.distributions.Independent(torch.distributions.Normal(torch.zeros(4), torch.ones(4)), 1)
+    assert torch.allclose(gaussian_kl(mean, log_var), torch.distributions.kl_divergence(q, p), rtol=1e-5)
+
+
+def test_reparameterized_samples_have_q_moments_and_gradients():
+    mean, log_var = torch.tensor([1.0, -2.0], requires_grad=True), torch.tensor([0.0, math.log(4.0)], requires_grad=True)
+    z = reparameterize(mean.expand(200_000, 2), log_var.expand(200_000, 2))
+    assert torch.allclose(z.mean(0), torch.tensor([1.0, -2.0]), atol=0.02)
+    assert torch.allclose(z.std(0), torch.tensor([1.0, 2.0]), atol=0.02)
+    z.sum().backward()
+    assert torch.allclose(mean.grad, torch.full((2,), 200_000.0))
+
+
+def test_log_mean_exp_is_stable():
+    values = torch.tensor([[-1000.0], [-1000.0]])
+    assert log_mean_exp(values, 0).item() == pytest.approx(-1000.0)
+
+
+def _tiny_vae(levels=17, **kwargs):
+    torch.manual_seed(0)
+    return VAE((1, 8, 8), levels, latent_dim=3, hidden=32, dropout=0.0, **kwargs).eval()
+
+
+def _digits(n=20):
+    return data.load_digits().test.x[:n]
+
+
+@pytest.mark.parametrize("architecture", ["mlp", "conv"])
+def test_iwae_with_one_sample_is_the_one_sample_elbo(architecture):
+    """IWAE_1 = log p(x | z) + log p(z) - log q(z | x) with z ~ q: the ELBO estimated from one sample."""
+    vae, x = _tiny_vae(architecture=architecture), _digits()
+    eps = torch.randn(1, len(x), 3, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        mean, log_var = vae.encode(x)
+        z = reparameterize(mean, log_var, eps[0])
+        log_weight = (vae.log_likelihood(x, vae.decode(z)) + torch.distributions.Normal(0.0, 1.0).log_prob(z).sum(1)
+                      - torch.distributions.Normal(mean, (0.5 * log_var).exp()).log_prob(z).sum(1))
+        assert torch.allclose(vae.iwae_bound(x, 1, eps=eps), log_weight, atol=1e-4)
+
+
+def test_iwae_bound_does_not_decrease_with_k_in_expectation():
+    vae, x = _tiny_vae(), _digits(10)
+    noise = torch.randn(64, 2048, len(x), 3, generator=torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        # For each k, average the bound over 2048/k disjoint groups of the same fixed noise.
+        means = [torch.stack([vae.iwae_bound(x, k, eps=noise[r, g * k:(g + 1) * k]) for r in range(4)
+                              for g in range(min(2048 // k, 16))]).mean().item() for k in (1, 4, 16, 64)]
+    assert all(a <= b + 1e-3 for a, b in zip(means, means[1:]))
+    assert means[-1] > means[0]
+
+
+def test_elbo_expectation_equals_iwae_one_expectation():
+    vae, x = _tiny_vae(), _digits(8)
+    with torch.no_grad():
+        elbo = torch.stack([vae.elbo(x) for _ in range(3000)]).mean(0)
+        iwae_1 = torch.stack([vae.iwae_bound(x, 1) for _ in range(3000)]).mean(0)
+    assert torch.allclose(elbo, iwae_1, atol=0.15)
+
+
+def test_log_prob_chunks_agree_with_one_big_batch():
+    vae, x = _tiny_vae(), _digits(5)
+    torch.manual_seed(4)
+    one = vae.log_prob(x, k=300, chunk=300)
+    torch.manual_seed(4)
+    eps = torch.randn(300, 5, 3)
+    with torch.no_grad():
+        assert torch.allclose(one, vae.iwae_bound(x, 300, eps=eps), atol=1e-4)
+        chunked = vae.log_prob(x, k=300, chunk=64)
+    assert torch.allclose(one, chunked, atol=0.5)  # different noise, same estimate up to Monte Carlo error
+
+
+def test_categorical_decoder_is_a_distribution_over_all_images():
+    # 2×2 images with 3 levels: p(x | z) must sum to one over all 81 images for any z.
+    vae = VAE((1, 2, 2), levels=3, latent_dim=2, hidden=8, dropout=0.0).eval()
+    images = torch.cartesian_prod(*(torch.arange(3.0),) * 4).reshape(-1, 1, 2, 2)
+    z = torch.randn(1, 2)
+    with torch.no_grad():
+        logits = vae.decode(z.expand(len(images), 2))
+        total = vae.log_likelihood(images, logits).exp().sum()
+    assert total.item() == pytest.approx(1.0, abs=1e-5)
+
+
+def test_bernoulli_decoder_on_binarized_digits():
+    vae = _tiny_vae(levels=2)
+    x = data.binarize(_digits(), 17)
+    assert vae.loss(x).ndim == 0
+    assert set(vae.sample(4).unique().tolist()) <= {0.0, 1.0}
+
+
+def test_training_improves_the_elbo():
+    from course_lib.train import fit
+
+    split = data.load_digits()
+    torch.manual_seed(0)
+    vae = VAE(latent_dim=4, hidden=64, dropout=0.0)
+    before = -vae.loss(split.val.x).item()
+    fit(vae, split.train, split.val, epochs=15, batch_size=100, lr=2e-3, progress=False)
+    vae.eval()
+    assert -vae.loss(split.val.x).item() > before + 30
+
+
+def test_samples_and_means_have_image_shape():
+    vae = _tiny_vae()
+    samples = vae.sample(6, generator=torch.Generator().manual_seed(0))
+    assert samples.shape == (6, 1, 8, 8) and samples.min() >= 0 and samples.max() <= 16
+    assert torch.equal(samples, samples.round())
+    means = vae.decode_mean(torch.zeros(3, 3))
+    assert means.shape == (3, 1, 8, 8) and means.min() >= 0 and means.max() <= 16
+
+
+@pytest.mark.parametrize("call, error, name", [
+    (lambda: VAE((1, 8, 9)), ValueError, "image_shape"),
+    (lambda: VAE(levels=1), ValueError, "levels"),
+    (lambda: VAE(architecture="transformer"), ValueError, "architecture"),
+    (lambda: VAE(dropout=1.0), ValueError, "dropout"),
+    (lambda: VAE(beta=-1.0), ValueError, "beta"),
+    (lambda: VAE((1, 7, 7), architecture="conv"), ValueError, "even"),
+    (lambda: _tiny_vae().elbo(torch.zeros(2, 1, 4, 4)), ValueError, "x"),
+    (lambda: _tiny_vae().elbo(torch.full((2, 1, 8, 8), 0.5)), ValueError, "x"),
+    (lambda: _tiny_vae().elbo(torch.full((2, 1, 8, 8), 17.0)), ValueError, "x"),
+    (lambda: _tiny_vae().elbo(torch.full((2, 1, 8, 8), float("nan"))), ValueError, "x"),
+    (lambda: _tiny_vae().iwae_bound(_digits(2), 0), ValueError, "k"),
+    (lambda: _tiny_vae().iwae_bound(_digits(2), 2, eps=torch.zeros(3, 2, 3)), ValueError, "eps"),
+    (lambda: _tiny_vae().sample(0), ValueError, "n"),
+])
+def test_vae_rejects_bad_input(call, error, name):
+    with pytest.raises(error, match=name):
+        call()
