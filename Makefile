@@ -9,7 +9,7 @@ ROOT_ARG := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 # Seconds one notebook cell may run under nbval before the chapter fails.
 CELL_TIMEOUT ?= 600
 
-.PHONY: install lab test test-lib test-chapters book bench student clean
+.PHONY: install browser lab test test-lib test-chapters book bench student clean
 
 install: $(STAMP)
 
@@ -21,12 +21,19 @@ $(STAMP): requirements.txt pyproject.toml
 	$(VPY) -m pip install --quiet --no-deps -e .
 	touch $@
 
+# Chromium for the browser test, from Debian's packages (Playwright drives it; it never downloads a browser).
+# Installed when missing and we are root (CI, containers); otherwise the test says how to get it.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
+		echo "note: no chromium; the browser test will be skipped (install Debian's chromium package)"
+
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab --notebook-dir=chapters $(ROOT_ARG) $(LAB_ARGS)
 
-test: test-lib test-chapters
+test: browser test-lib test-chapters
 
-# Unit tests of course_lib, repository consistency, exercises (solution passes, stub fails).
+# Unit tests of course_lib, repository consistency, exercises (solution passes, stub fails), the browser test.
 test-lib: $(STAMP)
 	$(VPY) -m pytest tests
 
