@@ -39,6 +39,24 @@ def log_mean_exp(values: torch.Tensor, dim: int = 0) -> torch.Tensor:
     return torch.logsumexp(values, dim=dim) - math.log(values.shape[dim])
 
 
+def importance_weighted_bound(log_joint, mean: torch.Tensor, log_var: torch.Tensor, k: int,
+                              eps: torch.Tensor | None = None) -> torch.Tensor:
+    """log (1/k) Σ_i p(x, z_i) / q(z_i) with z_i ~ q = N(mean, diag exp(log_var)) (Burda et al., 2016).
+
+    ``log_joint`` maps latent samples (k, B, q) to log p(x, z) of shape (k, B); mean and log_var are
+    (B, q); ``eps`` optionally fixes the standard-normal noise, shape (k, B, q). Returns (B,), nats.
+    In expectation this lower-bounds log p(x), never decreases with k, and tends to log p(x) as k → ∞.
+    """
+    k = positive_int(k, "k")
+    if eps is None:
+        eps = torch.randn(k, *mean.shape, device=mean.device, dtype=mean.dtype)
+    elif tuple(eps.shape) != (k, *mean.shape):
+        raise ValueError(f"eps must have shape ({k}, {', '.join(map(str, mean.shape))}), got {tuple(eps.shape)}")
+    z = reparameterize(mean, log_var, eps)
+    log_q = -0.5 * (eps ** 2 + math.log(2 * math.pi) + log_var).sum(-1)   # log q(z), from ε directly
+    return log_mean_exp(log_joint(z) - log_q, dim=0)
+
+
 def _mlp(sizes: list[int], dropout: float) -> nn.Sequential:
     layers: list[nn.Module] = []
     for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
@@ -172,17 +190,12 @@ class VAE(DensityModel):
         tightens as k grows (Burda et al., 2016); k = 1 is the ELBO. ``eps``: optional fixed noise
         of shape (k, B, latent_dim). Returns (B,), nats."""
         x = self._check_images(x)
-        k = positive_int(k, "k")
         mean, log_var = self.encode(x)
-        if eps is None:
-            eps = torch.randn(k, *mean.shape, device=mean.device, dtype=mean.dtype)
-        elif tuple(eps.shape) != (k, *mean.shape):
-            raise ValueError(f"eps must have shape ({k}, {len(x)}, {self.latent_dim}), got {tuple(eps.shape)}")
-        z = reparameterize(mean, log_var, eps)
-        log_prior = -0.5 * (z ** 2 + math.log(2 * math.pi)).sum(-1)
-        log_q = -0.5 * (eps ** 2 + math.log(2 * math.pi) + log_var).sum(-1)
-        log_weights = self.log_likelihood(x, self.decode(z)) + log_prior - log_q           # (k, B)
-        return log_mean_exp(log_weights, dim=0)
+
+        def log_joint(z):  # log p(x | z) + log p(z), (k, B)
+            return self.log_likelihood(x, self.decode(z)) - 0.5 * (z ** 2 + math.log(2 * math.pi)).sum(-1)
+
+        return importance_weighted_bound(log_joint, mean, log_var, k, eps)
 
     def log_prob(self, x, k: int = 1000, chunk: int = 100) -> torch.Tensor:
         """IWAE estimate of log p(x) with k samples, in chunks of ``chunk`` samples to bound memory; (B,)."""

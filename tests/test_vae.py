@@ -141,3 +141,26 @@ def test_samples_and_means_have_image_shape():
 def test_vae_rejects_bad_input(call, error, name):
     with pytest.raises(error, match=name):
         call()
+
+
+def test_iwae_converges_to_the_exact_log_likelihood_of_a_linear_gaussian_model():
+    from course_lib.ppca import PPCA
+    from course_lib.vae import importance_weighted_bound
+
+    torch.manual_seed(0)
+    model = PPCA(torch.tensor([[1.5, 0.0], [0.8, 1.0], [0.0, -1.2], [0.5, 0.5]], dtype=torch.float64),
+                 torch.zeros(4, dtype=torch.float64), 0.3)
+    x = model.sample(3, generator=torch.Generator().manual_seed(1))
+    post_mean, post_cov = model.posterior(x)
+    # A deliberately poor proposal: shifted and too wide, so small k is loose.
+    mean, log_var = post_mean + 0.7, torch.log(torch.diagonal(post_cov) * 3).expand(3, 2)
+
+    def log_joint(z):
+        return (torch.distributions.Normal(z @ model.w.T + model.mean, model.sigma2 ** 0.5).log_prob(x).sum(-1)
+                + torch.distributions.Normal(0.0, 1.0).log_prob(z).sum(-1))
+
+    exact = model.log_prob(x)
+    gaps = [(exact - importance_weighted_bound(log_joint, mean, log_var, k)).mean().item() for k in (1, 10, 100_000)]
+    assert gaps[0] > 0.5                      # the ELBO of this q is clearly loose
+    assert gaps[0] > gaps[1] > gaps[2]
+    assert abs(gaps[2]) < 0.01                # large k: the exact log p(x)
