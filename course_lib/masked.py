@@ -1,0 +1,86 @@
+"""Masked layers shared by the autoregressive models: a weight mask makes output i depend only on
+allowed inputs. The mask multiplies the weight inside ``forward`` (never by editing the weight in
+place, which would leave gradients flowing to masked weights)."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .validation import positive_int
+
+
+class MaskedLinear(nn.Linear):
+    """``F.linear(x, mask * W, b)`` with a fixed 0/1 mask of shape (out_features, in_features)."""
+
+    def __init__(self, in_features: int, out_features: int, mask: torch.Tensor | None = None):
+        super().__init__(in_features, out_features)
+        self.register_buffer("mask", torch.ones(out_features, in_features))
+        if mask is not None:
+            self.set_mask(mask)
+
+    def set_mask(self, mask: torch.Tensor) -> None:
+        if tuple(mask.shape) != tuple(self.weight.shape):
+            raise ValueError(f"mask must have shape {tuple(self.weight.shape)}, got {tuple(mask.shape)}")
+        self.mask.copy_(mask.to(self.mask.dtype))
+
+    def forward(self, x):
+        return F.linear(x, self.mask * self.weight, self.bias)
+
+
+def made_masks(order: torch.Tensor, hidden: list[int], outputs_per_input: int = 1,
+               generator: torch.Generator | None = None) -> list[torch.Tensor]:
+    """MADE masks (Germain et al., 2015) from integer degrees, one broadcast comparison per layer.
+
+    ``order``: rank of each input (0 = first in the autoregressive order), shape (D,). Inputs get degree
+    rank + 1, hidden units a random degree in [1, D - 1], outputs degree rank + 1; a hidden unit may
+    see inputs of degree ≤ its own, an output only units of strictly smaller degree. Each input owns
+    ``outputs_per_input`` consecutive blocks of D outputs (e.g. one logit per grey level).
+    Returns the masks of shapes (h1, D), (h2, h1), …, (outputs_per_input · D, h_last).
+    """
+    d = len(order)
+    degrees = [order.long() + 1]
+    for size in hidden:
+        degrees.append(torch.randint(1, max(d, 2), (positive_int(size, "hidden"),), generator=generator))
+    masks = [(later[:, None] >= earlier[None, :]).float() for earlier, later in zip(degrees[:-1], degrees[1:])]
+    out_degrees = (order.long() + 1).repeat(outputs_per_input)
+    masks.append((out_degrees[:, None] > degrees[-1][None, :]).float())
+    return masks
+
+
+class MaskedConv2d(nn.Conv2d):
+    """A square convolution that sees only pixels above, and to the left on the same row (van den Oord
+    et al., 2016): mask ``"A"`` excludes the centre pixel (first layer), mask ``"B"`` includes it."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, mask_type: str):
+        if kernel_size % 2 != 1:
+            raise ValueError(f"kernel_size must be odd, got {kernel_size}")
+        if mask_type not in ("A", "B"):
+            raise ValueError(f"mask_type must be 'A' or 'B', got {mask_type!r}")
+        super().__init__(in_channels, out_channels, kernel_size, padding=kernel_size // 2)
+        mask = torch.ones_like(self.weight)
+        centre = kernel_size // 2
+        mask[:, :, centre, centre + (mask_type == "B"):] = 0
+        mask[:, :, centre + 1:] = 0
+        self.register_buffer("mask", mask)
+
+    def forward(self, x):
+        return F.conv2d(x, self.mask * self.weight, self.bias, padding=self.padding)
+
+
+class CausalConv1d(nn.Conv1d):
+    """A 1D convolution whose output t sees inputs ≤ t (or < t with ``exclude_current``), with dilation:
+    left padding (k - 1) · dilation, as in WaveNet (van den Oord et al., 2016)."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, dilation: int = 1,
+                 exclude_current: bool = False):
+        super().__init__(in_channels, out_channels, kernel_size, dilation=dilation)
+        self.left = (kernel_size - 1) * dilation + int(exclude_current)
+        self.exclude_current = exclude_current
+
+    def forward(self, x):
+        padded = F.pad(x, (self.left, 0))
+        if self.exclude_current:
+            padded = padded[..., :-1]  # shift right by one: output t sees up to t - 1
+        return super().forward(padded)
