@@ -186,10 +186,17 @@ class MADE(AutoregressiveImageModel):
 
     @torch.no_grad()
     def sample(self, n, observed=None, known=None, generator=None):
-        """Pick one of the K orders (the mixture), then sample pixels in that order."""
+        """Ancestral sampling from the mixture: each image picks one of the K masks uniformly, then its
+        pixels are drawn in that mask's order."""
+        n = positive_int(n, "n")
         start = self.current
-        self.use_mask(int(torch.randint(0, self.n_masks, (1,), generator=generator)))
-        images = super().sample(n, observed, known, generator)
+        which = torch.randint(0, self.n_masks, (n,), generator=generator)
+        images = torch.zeros(n, *self.image_shape)
+        for k in which.unique().tolist():
+            chosen = which == k
+            self.use_mask(k)
+            images[chosen] = super().sample(int(chosen.sum()), None if observed is None else observed[chosen],
+                                            known if known is None or known.dim() == 3 else known[chosen], generator)
         self.use_mask(start)
         return images
 

@@ -40,12 +40,18 @@ def made_masks(order: torch.Tensor, hidden: list[int], outputs_per_input: int = 
     Returns the masks of shapes (h1, D), (h2, h1), …, (outputs_per_input · D, h_last).
     """
     d = len(order)
-    degrees = [order.long() + 1]
-    for size in hidden:
-        degrees.append(torch.randint(1, max(d, 2), (positive_int(size, "hidden"),), generator=generator))
+    hidden_degrees = [torch.randint(1, max(d, 2), (positive_int(size, "hidden"),), generator=generator)
+                      for size in hidden]
+    return masks_from_degrees(order.long() + 1, hidden_degrees, (order.long() + 1).repeat(outputs_per_input))
+
+
+def masks_from_degrees(input_degrees: torch.Tensor, hidden_degrees: list[torch.Tensor],
+                       output_degrees: torch.Tensor) -> list[torch.Tensor]:
+    """The MADE rule: hidden unit k may see unit j of the layer below when m(k) ≥ m(j); output i may
+    see hidden unit k only when m(i) > m(k) (strictly: the output for x_d must not see x_d)."""
+    degrees = [input_degrees, *hidden_degrees]
     masks = [(later[:, None] >= earlier[None, :]).float() for earlier, later in zip(degrees[:-1], degrees[1:])]
-    out_degrees = (order.long() + 1).repeat(outputs_per_input)
-    masks.append((out_degrees[:, None] > degrees[-1][None, :]).float())
+    masks.append((output_degrees[:, None] > degrees[-1][None, :]).float())
     return masks
 
 

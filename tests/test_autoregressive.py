@@ -1,0 +1,185 @@
+"""Autoregressive models of chapter 03: the autoregressive property (by gradients), normalisation,
+samples that follow the model's own probabilities, MADE connectivity, bad inputs."""
+
+import itertools
+
+import numpy as np
+import pytest
+import torch
+from scipy import stats
+
+from course_lib.autoregressive import (FVSBN, MADE, NADE, CausalConvSequence, GatedPixelCNN, PixelCNN,
+                                       discretized_logistic_mixture)
+from course_lib.masked import CausalConv1d, MaskedConv2d, MaskedLinear, made_masks
+
+SMALL = {
+    "fvsbn": lambda shape, levels: FVSBN(shape, levels),
+    "nade": lambda shape, levels: NADE(shape, levels, hidden=16),
+    "made": lambda shape, levels: MADE(shape, levels, hidden=(32, 32)),
+    "made_ensemble": lambda shape, levels: MADE(shape, levels, hidden=(32, 32), n_masks=3),
+    "pixelcnn": lambda shape, levels: PixelCNN(shape, levels, channels=8, layers=3, first_kernel=3),
+    "pixelcnn_logistic": lambda shape, levels: PixelCNN(shape, levels, channels=8, layers=3, first_kernel=3,
+                                                        output="logistic", mixtures=2),
+    "gated": lambda shape, levels: GatedPixelCNN(shape, levels, channels=8, layers=3),
+    "causal_conv": lambda shape, levels: CausalConvSequence(shape, levels, channels=8, dilations=(1, 2, 4)),
+}
+
+
+def dependencies(model, x):
+    """For every pixel d: the set of input pixels whose value changes pixel d's distribution (by gradients)."""
+    width = model.image_shape[2]
+    scaled = model.scaled(x).clone().requires_grad_(True)
+    model.scaled = lambda _: scaled  # feed the network our differentiable input
+    try:
+        log_probs = model.log_probs(x)
+        found = {}
+        for d in range(model.pixels):
+            (grad,) = torch.autograd.grad(log_probs[0, :, d // width, d % width].sum(), scaled, retain_graph=True)
+            found[d] = set((grad[0, 0].flatten() != 0).nonzero().flatten().tolist())
+    finally:
+        del model.scaled
+    return found
+
+
+@pytest.mark.parametrize("name", [n for n in SMALL if n != "made_ensemble"])
+def test_output_depends_only_on_earlier_pixels(name):
+    torch.manual_seed(0)
+    model = SMALL[name]((1, 5, 5), 4)
+    x = torch.randint(0, 4, (1, 1, 5, 5)).float()
+    rank = {int(p): t for t, p in enumerate(model.order)}
+    for d, inputs in dependencies(model, x).items():
+        assert all(rank[j] < rank[d] for j in inputs), f"{name}: pixel {d} depends on later pixels {inputs}"
+
+
+def test_made_with_any_order_is_autoregressive_in_that_order():
+    model = MADE((1, 4, 4), 3, hidden=(64, 64), n_masks=4, seed=1)
+    x = torch.randint(0, 3, (1, 1, 4, 4)).float()
+    for k in range(4):
+        model.use_mask(k)
+        rank = {int(p): t for t, p in enumerate(model.order)}
+        for d, inputs in dependencies(model, x).items():
+            assert all(rank[j] < rank[d] for j in inputs)
+    assert len({tuple(o.tolist()) for o in model.orders}) == 4  # four different orders
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_made_masks_connect_exactly_the_allowed_pairs(seed):
+    gen = torch.Generator().manual_seed(seed)
+    d = 7
+    order = torch.randperm(d, generator=gen)                  # order[i] = rank of input i
+    masks = made_masks(order, [64, 64], outputs_per_input=2, generator=gen)
+    paths = masks[0]
+    for mask in masks[1:]:
+        paths = mask @ paths                                   # number of paths from input j to output i
+    allowed = (order.repeat(2)[:, None] > order[None, :])
+    assert torch.equal(paths > 0, allowed)                    # with 64 hidden units every allowed pair is wired
+    assert tuple(masks[-1].shape) == (2 * d, 64)
+
+
+def test_plain_pixelcnn_has_a_blind_spot_and_gated_does_not():
+    torch.manual_seed(0)
+    x = torch.randint(0, 17, (1, 1, 8, 8)).float()
+    target = 4 * 8 + 4                                         # pixel (4, 4)
+    plain = dependencies(PixelCNN(channels=8, layers=6, first_kernel=3), x)[target]
+    gated = dependencies(GatedPixelCNN(channels=8, layers=6), x)[target]
+    earlier = set(range(target))
+    blind = {2 * 8 + 7, 3 * 8 + 6, 3 * 8 + 7}                  # up and to the right of (4, 4)
+    assert blind <= earlier - plain                            # within reach, yet never seen
+    assert gated == earlier                                    # every earlier pixel
+
+
+def test_causal_convolution_receptive_field_arithmetic():
+    model = CausalConvSequence(channels=8, dilations=(1, 2, 4, 8, 16, 32))
+    assert model.receptive_field == 65
+    torch.manual_seed(0)
+    seen = dependencies(model, torch.randint(0, 17, (1, 1, 8, 8)).float())
+    assert seen[63] == set(range(63))
+    short = CausalConvSequence(channels=8, dilations=(1, 2))
+    seen_short = dependencies(short, torch.randint(0, 17, (1, 1, 8, 8)).float())
+    assert seen_short[40] == set(range(40 - short.receptive_field, 40))
+
+
+@pytest.mark.parametrize("name", list(SMALL))
+def test_probabilities_of_all_images_sum_to_one(name):
+    torch.manual_seed(0)
+    model = SMALL[name]((1, 3, 3), 2).eval()
+    every = torch.tensor(list(itertools.product(range(2), repeat=9)), dtype=torch.float32).reshape(-1, 1, 3, 3)
+    with torch.no_grad():
+        assert model.log_prob(every).exp().sum().item() == pytest.approx(1.0, abs=1e-5)
+
+
+@pytest.mark.parametrize("name", ["nade", "made_ensemble", "gated", "pixelcnn_logistic"])
+def test_samples_follow_the_models_own_probabilities(name):
+    torch.manual_seed(1)
+    model = SMALL[name]((1, 2, 2), 3).eval()
+    every = torch.tensor(list(itertools.product(range(3), repeat=4)), dtype=torch.float32).reshape(-1, 1, 2, 2)
+    with torch.no_grad():
+        probs = model.log_prob(every).exp().double()
+    samples = model.sample(20000, generator=torch.Generator().manual_seed(2))
+    index = (samples.reshape(-1, 4).long() * torch.tensor([27, 9, 3, 1])).sum(1)
+    counts = torch.bincount(index, minlength=81).double()
+    expected = probs * 20000
+    keep = expected >= 5                                       # χ² needs enough expected counts per cell
+    statistic = (((counts[keep] - expected[keep]) ** 2) / expected[keep]).sum().item()
+    statistic += (((counts[~keep].sum() - expected[~keep].sum()) ** 2) / max(expected[~keep].sum(), 1e-9)).item()
+    p_value = stats.chi2.sf(statistic, int(keep.sum()))
+    assert p_value > 1e-3, f"{name}: samples do not follow log_prob (χ² p = {p_value:.2g})"
+
+
+def test_completion_keeps_the_observed_pixels():
+    model = SMALL["gated"]((1, 4, 4), 5).eval()
+    observed = torch.randint(0, 5, (6, 1, 4, 4)).float()
+    known = torch.zeros(1, 4, 4, dtype=torch.bool)
+    known[:, :2] = True                                        # the top half is given
+    completed = model.sample(6, observed=observed, known=known, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(completed[:, :, :2], observed[:, :, :2])
+    assert not torch.equal(completed[:, :, 2:], observed[:, :, 2:])
+
+
+def test_discretized_logistic_mixture_is_normalised_and_peaks_at_the_mean():
+    params = torch.zeros(2, 3 * 2, 1, 1)
+    params[:, 2:4] = 0.5                                       # both components' means at +0.5
+    params[:, 4:6] = -3.0                                      # narrow
+    log_p = discretized_logistic_mixture(params, 17)
+    assert torch.allclose(log_p.exp().sum(1), torch.ones(2, 1, 1))
+    assert log_p[0, :, 0, 0].argmax().item() == 12             # level 12 ↔ 2·12/16 − 1 = 0.5
+
+
+def test_class_conditional_gated_pixelcnn_uses_the_label():
+    torch.manual_seed(0)
+    model = GatedPixelCNN((1, 4, 4), 3, channels=8, layers=2, classes=10).eval()
+    x = torch.randint(0, 3, (2, 1, 4, 4)).float()
+    model.labels = torch.tensor([0, 0])
+    a = model.log_prob(x)
+    model.labels = torch.tensor([3, 3])
+    assert not torch.allclose(a, model.log_prob(x))
+
+
+@pytest.mark.parametrize("call, error, name", [
+    (lambda: FVSBN((1, 8), 17), ValueError, "image_shape"),
+    (lambda: FVSBN((1, 4, 4), 1), ValueError, "levels"),
+    (lambda: NADE(hidden=0), ValueError, "hidden"),
+    (lambda: MADE(n_masks=0), ValueError, "n_masks"),
+    (lambda: MADE().use_mask(1), ValueError, "k"),
+    (lambda: PixelCNN(output="gaussian"), ValueError, "output"),
+    (lambda: MaskedConv2d(1, 4, 4, "A"), ValueError, "kernel_size"),
+    (lambda: MaskedConv2d(1, 4, 3, "C"), ValueError, "mask_type"),
+    (lambda: MaskedLinear(3, 2, torch.ones(3, 3)), ValueError, "mask"),
+    (lambda: FVSBN((1, 4, 4), 3).log_prob(torch.zeros(2, 1, 4, 5)), ValueError, "x"),
+    (lambda: FVSBN((1, 4, 4), 3).log_prob(torch.full((2, 1, 4, 4), 3.0)), ValueError, "x"),
+    (lambda: FVSBN((1, 4, 4), 3).log_prob(torch.full((2, 1, 4, 4), 0.5)), ValueError, "x"),
+    (lambda: FVSBN((1, 4, 4), 3).sample(0), ValueError, "n"),
+    (lambda: FVSBN((1, 4, 4), 3).sample(2, observed=torch.zeros(2, 1, 4, 4)), TypeError, "known"),
+    (lambda: FVSBN((1, 4, 4), 3).sample(3, observed=torch.zeros(2, 1, 4, 4),
+                                        known=torch.ones(1, 4, 4, dtype=torch.bool)), ValueError, "observed"),
+])
+def test_autoregressive_models_reject_bad_input(call, error, name):
+    with pytest.raises(error, match=name):
+        call()
+
+
+def test_causal_conv1d_shift():
+    conv = CausalConv1d(1, 1, 2, exclude_current=True)
+    x = torch.zeros(1, 1, 6, requires_grad=True)
+    conv(x)[0, 0, 3].backward()
+    assert (x.grad[0, 0] != 0).nonzero().flatten().tolist() == [1, 2]
