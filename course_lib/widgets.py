@@ -256,3 +256,64 @@ class InterpolationExplorer(FigureExplorer):
             ax.imshow(decoded[1 + col].numpy(), cmap="gray_r", vmin=0, vmax=vmax)
             ax.set_axis_off()
         return fig
+
+
+OCCLUSIONS = ("bottom half", "right half", "bottom-right quarter", "centre square", "every other row")
+
+
+def occlusion_mask(region: str, height: int, width: int) -> torch.Tensor:
+    """Boolean (1, H, W): True where the pixel is *known* (kept), False where it will be filled in."""
+    if region not in OCCLUSIONS:
+        raise ValueError(f"region must be one of {OCCLUSIONS}, got {region!r}")
+    known = torch.ones(1, height, width, dtype=torch.bool)
+    if region == "bottom half":
+        known[:, height // 2:] = False
+    elif region == "right half":
+        known[:, :, width // 2:] = False
+    elif region == "bottom-right quarter":
+        known[:, height // 2:, width // 2:] = False
+    elif region == "centre square":
+        known[:, height // 4: 3 * height // 4, width // 4: 3 * width // 4] = False
+    else:
+        known[:, 1::2] = False
+    return known
+
+
+def completion_figure(model, image, region: str, n: int = 6, seed: int = 0) -> Figure:
+    """The image, what the model is shown, and n completions sampled from p(missing | shown)."""
+    image = as_float_tensor(image, "image", ndim=3)
+    known = occlusion_mask(region, image.shape[1], image.shape[2])
+    completions = model.sample(n, observed=image.expand(n, *image.shape), known=known,
+                               generator=torch.Generator().manual_seed(seed))
+    shown = torch.where(known, image, torch.full_like(image, float("nan")))
+    vmax = getattr(model, "levels", int(image.max()) + 1) - 1
+    fig, axes = plt.subplots(1, n + 2, figsize=(1.3 * (n + 2), 1.8))
+    panels = [(image[0], "original"), (shown[0], "shown")] + [(c[0], f"sample {i + 1}") for i, c in enumerate(completions)]
+    cmap = plt.get_cmap("gray_r").with_extremes(bad="#f4b183")  # occluded pixels in orange
+    for ax, (picture, title) in zip(axes, panels):
+        ax.imshow(picture.numpy(), cmap=cmap, vmin=0, vmax=vmax)
+        ax.set_title(title, fontsize=8)
+        ax.set_axis_off()
+    return fig
+
+
+class CompletionExplorer(FigureExplorer):
+    """Choose a test image and the region to hide; an autoregressive model samples completions."""
+
+    def __init__(self, model, images, n: int = 6):
+        from .validation import positive_int
+
+        if not callable(getattr(model, "sample", None)):
+            raise TypeError(f"model must have a sample(n, observed, known) method, got {type(model).__name__}")
+        self.model, self.images, self.n = model, as_float_tensor(images, "images", ndim=4), positive_int(n, "n")
+        self.index = widgets.BoundedIntText(value=0, min=0, max=len(self.images) - 1, description="test image")
+        self.region = widgets.Dropdown(options=list(OCCLUSIONS), value="bottom half", description="hide")
+        self.seed = widgets.IntSlider(value=0, min=0, max=20, description="seed", continuous_update=False)
+        for control in (self.index, self.region, self.seed):
+            control.observe(lambda change: self.redraw(), names="value")
+        self.output = widgets.Output()
+        self.widget = widgets.VBox([widgets.HBox([self.index, self.region, self.seed]), self.output])
+        self.redraw()
+
+    def draw(self) -> Figure:
+        return completion_figure(self.model, self.images[self.index.value], self.region.value, self.n, self.seed.value)

@@ -161,3 +161,30 @@ def test_latent_widgets_reject_bad_input():
         widgets.LatentExplorer(lambda z: torch.zeros(len(z), 4, 4), latent_dim=2)
     with pytest.raises(ValueError, match="second"):
         widgets.InterpolationExplorer(lambda x: x, _toy_decoder, torch.zeros(3, 1, 4, 4), second=3)
+
+
+def test_occlusion_masks():
+    assert widgets.occlusion_mask("bottom half", 8, 8)[0, :4].all() and not widgets.occlusion_mask("bottom half", 8, 8)[0, 4:].any()
+    assert widgets.occlusion_mask("centre square", 8, 8).sum() == 64 - 16
+    with pytest.raises(ValueError, match="region"):
+        widgets.occlusion_mask("everything", 8, 8)
+
+
+def test_completion_explorer_keeps_the_shown_pixels_and_follows_the_controls():
+    from course_lib.autoregressive import NADE
+
+    torch.manual_seed(0)
+    model = NADE((1, 4, 4), 5, hidden=8).eval()
+    images = torch.randint(0, 5, (3, 1, 4, 4)).float()
+    explorer = widgets.CompletionExplorer(model, images, n=3)
+    shown = explorer.figure.axes[1].images[0].get_array()
+    assert np.ma.getmaskarray(shown)[2:].all() and not np.ma.getmaskarray(shown)[:2].any()  # bottom half hidden
+    for ax in explorer.figure.axes[2:]:
+        assert np.array_equal(ax.images[0].get_array()[:2], images[0, 0, :2].numpy())  # the top half is kept
+    explorer.region.value = "right half"
+    shown = explorer.figure.axes[1].images[0].get_array()
+    assert np.ma.getmaskarray(shown)[:, 2:].all()
+    explorer.index.value = 2
+    assert np.array_equal(explorer.figure.axes[0].images[0].get_array(), images[2, 0].numpy())
+    with pytest.raises(TypeError, match="model"):
+        widgets.CompletionExplorer(object(), images)
