@@ -50,7 +50,7 @@ from sklearn.cluster import KMeans
 
 from course_lib import data, exercises, leaderboard, mixtures, plotting
 from course_lib.autoencoders import LinearAutoencoder
-from course_lib.density_model import bits_per_dim, mean_nll
+from course_lib.density_model import mean_nll
 from course_lib.mixtures import GaussianMixture
 from course_lib.ppca import PPCA
 from course_lib.runtime import seed_everything

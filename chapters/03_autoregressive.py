@@ -44,7 +44,7 @@ from IPython.display import Markdown, display
 
 from course_lib import data, exercises, leaderboard, plotting
 from course_lib.autoregressive import FVSBN, MADE, NADE, CausalConvSequence, GatedPixelCNN, PixelCNN
-from course_lib.masked import MaskedConv2d, made_masks, masks_from_degrees
+from course_lib.masked import MaskedConv2d, masks_from_degrees
 from course_lib.runtime import cache_dir, device, seed_everything
 from course_lib.train import fit
 from course_lib.widgets import CompletionExplorer

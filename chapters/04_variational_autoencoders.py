@@ -556,7 +556,7 @@ exercises.expect_true("a strong β collapses latent units (fewer active units at
 # - The ELBO is $\log p(\mathbf{x})$ minus $\mathrm{KL}(q \,\|\, p(\mathbf{z}\mid\mathbf{x}))$, and also reconstruction
 #   minus $\mathrm{KL}(q \,\|\, p(\mathbf{z}))$; on a linear-Gaussian model we checked both to machine precision.
 # - Reparameterized gradients are far less noisy than score-function gradients (here 30× to 500×, growing
-  with the latent dimension).
+#   with the latent dimension).
 # - A VAE amortizes inference with an encoder and trains encoder and decoder jointly on the ELBO; the
 #   importance-weighted bound with $k = 1000$ evaluates it in nats per image.
 # - Mean decodings are blurry, samples speckled; β trades reconstruction against an informative code,

@@ -21,7 +21,7 @@ from torch import nn
 
 from .density_model import DensityModel
 from .masked import CausalConv1d, MaskedConv2d, MaskedLinear, made_masks
-from .validation import as_float_tensor, generator_or_none, positive_int
+from .validation import as_level_images, generator_or_none, positive_int
 
 
 class AutoregressiveImageModel(DensityModel):
@@ -37,12 +37,7 @@ class AutoregressiveImageModel(DensityModel):
         self.register_buffer("order", torch.arange(self.pixels))  # pixel index drawn at step t: raster
 
     def _check_images(self, x, name: str = "x") -> torch.Tensor:
-        x = as_float_tensor(x, name)
-        if tuple(x.shape[1:]) != self.image_shape:
-            raise ValueError(f"{name} must have shape (B, {', '.join(map(str, self.image_shape))}), got {tuple(x.shape)}")
-        if (x < 0).any() or (x > self.levels - 1).any() or (x != torch.round(x)).any():
-            raise ValueError(f"{name} must hold integer grey levels in [0, {self.levels - 1}]")
-        return x
+        return as_level_images(x, name, self.image_shape, self.levels)
 
     def scaled(self, x: torch.Tensor) -> torch.Tensor:
         """Grey levels → [-1, 1], on the model's device and dtype."""

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .density_model import DensityModel
-from .validation import as_float_tensor, generator_or_none, positive_float, positive_int
+from .validation import as_level_images, generator_or_none, positive_float, positive_int
 
 ARCHITECTURES = ("mlp", "conv")
 
@@ -138,12 +138,7 @@ class VAE(DensityModel):
     # -- the two networks -------------------------------------------------------------------------
 
     def _check_images(self, x, name: str = "x") -> torch.Tensor:
-        x = as_float_tensor(x, name)
-        if tuple(x.shape[1:]) != self.image_shape:
-            raise ValueError(f"{name} must have shape (B, {', '.join(map(str, self.image_shape))}), got {tuple(x.shape)}")
-        if (x < 0).any() or (x > self.levels - 1).any() or (x != torch.round(x)).any():
-            raise ValueError(f"{name} must hold integer grey levels in [0, {self.levels - 1}]")
-        return x
+        return as_level_images(x, name, self.image_shape, self.levels)
 
     def encode(self, x) -> tuple[torch.Tensor, torch.Tensor]:
         """Parameters of q(z | x): mean and log-variance, each (B, latent_dim)."""

@@ -40,6 +40,16 @@ def as_float_tensor(x, name: str, *, ndim: int | tuple[int, ...] | None = None,
     return x
 
 
+def as_level_images(x, name: str, image_shape: tuple[int, ...], levels: int) -> torch.Tensor:
+    """``x`` as float images of shape (B, *image_shape) holding integer grey levels 0..levels-1."""
+    x = as_float_tensor(x, name)
+    if tuple(x.shape[1:]) != tuple(image_shape):
+        raise ValueError(f"{name} must have shape (B, {', '.join(map(str, image_shape))}), got {tuple(x.shape)}")
+    if (x < 0).any() or (x > levels - 1).any() or (x != torch.round(x)).any():
+        raise ValueError(f"{name} must hold integer grey levels in [0, {levels - 1}]")
+    return x
+
+
 def positive_int(value, name: str, *, minimum: int = 1) -> int:
     """``value`` as an int ≥ ``minimum``; bools and floats are refused."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):

@@ -3,7 +3,6 @@ samples that follow the model's own probabilities, MADE connectivity, bad inputs
 
 import itertools
 
-import numpy as np
 import pytest
 import torch
 from scipy import stats

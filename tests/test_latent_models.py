@@ -1,6 +1,5 @@
 """Gaussian mixtures (EM), probabilistic PCA and the linear autoencoder of chapter 02."""
 
-import math
 
 import numpy as np
 import pytest
