@@ -78,18 +78,28 @@ def jupyterlab(tmp_path):
 
 
 def _run_cell(page, cell, timeout_s=300):
-    """Select a code cell, run it with Shift+Enter, and wait until its prompt shows an execution count."""
-    cell.scroll_into_view_if_needed()
-    cell.locator(".jp-InputArea-editor").click()
-    page.keyboard.press("Escape")  # command mode: Shift+Enter runs the selected cell
-    page.keyboard.press("Shift+Enter")
+    """Select a code cell, run it with Shift+Enter, and wait until its prompt shows an execution count.
+
+    If the key press is lost (the prompt neither queues "[*]" nor finishes within 15 s), select and press again.
+    """
     prompt = cell.locator(".jp-InputArea-prompt")
-    deadline = time.time() + timeout_s
-    while time.time() < deadline:
-        if re.fullmatch(r"\[\d+\]:", prompt.inner_text().strip()):
-            return
-        time.sleep(0.25)
-    raise AssertionError(f"cell did not finish within {timeout_s} s: {cell.inner_text()[:200]!r}")
+    for attempt in range(3):
+        cell.scroll_into_view_if_needed()
+        cell.locator(".jp-InputArea-editor").click()
+        page.keyboard.press("Escape")  # command mode: Shift+Enter runs the selected cell
+        page.keyboard.press("Shift+Enter")
+        started, deadline = time.time(), time.time() + timeout_s
+        while time.time() < deadline:
+            text = prompt.inner_text().strip()
+            if re.fullmatch(r"\[\d+\]:", text):
+                return
+            if text != "[*]:" and time.time() - started > 15:
+                break  # never queued: try again
+            time.sleep(0.25)
+        else:
+            break
+    raise AssertionError(f"cell did not run within {timeout_s} s (prompt {prompt.inner_text()!r}): "
+                         f"{cell.inner_text()[:200]!r}")
 
 
 def _decoded_image_src(cell):
@@ -103,8 +113,8 @@ def test_latent_slider_changes_the_decoded_image(jupyterlab, tmp_path):
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
         try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.goto(jupyterlab)
             page.locator(".jp-Notebook .jp-CodeCell").first.wait_for(timeout=120_000)
             page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").wait_for(timeout=120_000)
@@ -126,6 +136,10 @@ def test_latent_slider_changes_the_decoded_image(jupyterlab, tmp_path):
                 after = _decoded_image_src(explorer)
             readout = explorer.locator(".widget-readout").first.inner_text()
             page.screenshot(path=str(tmp_path / "latent_explorer.png"), full_page=False)
+        except Exception as error:
+            page.screenshot(path=str(tmp_path / "failure.png"))  # what the browser showed, for diagnosis
+            log = (tmp_path / "jupyterlab.log").read_text()[-2000:]
+            raise AssertionError(f"{error}\n--- screenshot: {tmp_path / 'failure.png'}\n--- JupyterLab log:\n{log}") from error
         finally:
             browser.close()
     assert (tmp_path / "latent_explorer.png").stat().st_size > 10_000
