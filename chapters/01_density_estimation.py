@@ -408,9 +408,9 @@ exercises.expect_true("the density finds x* far less likely than every training 
 #
 # | density | how $p_\theta(\mathbf{x})$ is handled | family | examples | chapter |
 # |---|---|---|---|---|
-# | **explicit, tractable** | chain rule $p(\mathbf{x}) = \prod_d p(x_d \mid \mathbf{x}_{<d})$ | autoregressive / fully visible belief nets | FVSBN, NADE, MADE, PixelCNN, WaveNet | 03 |
+# | **explicit, tractable** | chain rule $p(\mathbf{x}) = \prod_d p(x_d \mid \mathbf{x}_{<d})$ | autoregressive / fully visible belief nets | FVSBN, NADE, MADE, PixelCNN, WaveNet | [03](03_autoregressive.ipynb) |
 # | **explicit, tractable** | change of variables $p_x(\mathbf{x}) = p_z(g(\mathbf{x}))\,\lvert\det \partial g/\partial\mathbf{x}\rvert$ | normalizing flows | NICE, RealNVP, MAF, IAF, Glow | 05 |
-# | **explicit, approximate** | variational lower bound (ELBO) | latent variable models | VAE, IWAE | 04 |
+# | **explicit, approximate** | variational lower bound (ELBO) | latent variable models | VAE, IWAE | [04](04_variational_autoencoders.ipynb) |
 # | **explicit, approximate** | Markov chain (MCMC) | undirected energy models | Boltzmann machines, RBM, DBM | 09 |
 # | **implicit** | none: a sampler trained through a game | direct | GAN, WGAN | 06, 07 |
 # | **implicit** | none: a Markov chain whose stationary distribution is the model | Markov chain | generative stochastic networks (GSN) | 09 |

@@ -21,7 +21,8 @@
 # $$ p(\mathbf{x}) = \int p(\mathbf{x} \mid \mathbf{z})\, p(\mathbf{z})\, d\mathbf{z}, $$
 # and everything in this chapter is about when that integral is easy (mixtures, linear-Gaussian
 # models) and what to do when it is not (the deep models of chapters 04–06). These are "my first"
-# and "my second" generative model of the lectures.
+# and "my second" generative model of the lectures; their deep descendants fill the "explicit,
+# approximate" and "implicit" rows of the taxonomy in chapter 01 ([§8](01_density_estimation.ipynb#taxonomy)).
 #
 # **Learning objectives.** After this chapter you can
 # 1. write a Gaussian mixture as a generative story and sample from it;

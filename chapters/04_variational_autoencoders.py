@@ -21,7 +21,8 @@
 # compute, and with the observation that sampling $\mathbf{z}$ from a good *posterior* guess would
 # fix naive Monte Carlo. The **variational autoencoder** (Kingma & Welling, 2014; Rezende et al.,
 # 2014) learns that guess — an encoder $q_\phi(\mathbf{z} \mid \mathbf{x})$ — together with the
-# decoder, by maximising one objective: the evidence lower bound.
+# decoder, by maximising one objective: the evidence lower bound. In the taxonomy of chapter 01
+# ([§8](01_density_estimation.ipynb#taxonomy)) it is the explicit model with an *approximate* density.
 #
 # **Learning objectives.** After this chapter you can
 # 1. derive the ELBO in two ways and verify on a linear-Gaussian model that the gap is a KL divergence;
