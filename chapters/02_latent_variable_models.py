@@ -22,7 +22,7 @@
 # and everything in this chapter is about when that integral is easy (mixtures, linear-Gaussian
 # models) and what to do when it is not (the deep models of chapters 04–06). These are "my first"
 # and "my second" generative model of the lectures; their deep descendants fill the "explicit,
-# approximate" and "implicit" rows of the taxonomy in chapter 01 ([§8](01_density_estimation.ipynb#taxonomy)).
+# approximate" and "implicit" rows of the taxonomy ([chapter 01, §8](01_density_estimation.ipynb)).
 #
 # **Learning objectives.** After this chapter you can
 # 1. write a Gaussian mixture as a generative story and sample from it;

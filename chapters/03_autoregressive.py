@@ -20,7 +20,7 @@
 # $$ p(\mathbf{x}) = \prod_{d=1}^{D} p(x_d \mid x_1, \dots, x_{d-1}). $$
 # No approximation is involved: if every conditional is a normalised distribution, so is the
 # product, and $\log p(\mathbf{x})$ is *exact* — a sum of $D$ log-probabilities. These are the fully
-# visible belief networks of the taxonomy in chapter 01 ([§8](01_density_estimation.ipynb#taxonomy)).
+# visible belief networks of the taxonomy ([chapter 01, §8](01_density_estimation.ipynb)).
 # The price: sampling must go one pixel at a time, and an order must be chosen.
 #
 # **Learning objectives.** After this chapter you can
@@ -61,6 +61,7 @@ def train(name, model, epochs, lr=1e-3, batch_size=64, patience=8):
     history = fit(model, split.train, split.val, epochs=epochs, batch_size=batch_size, lr=lr, patience=patience,
                   checkpoint=cache_dir() / f"ch03_{name.replace(' ', '_')}_{DATASET}.pt")
     model.eval()
+    seed_everything(len(results))  # later random draws do not depend on whether training ran or was cached
     with torch.no_grad():
         nll = -model.log_prob(split.test.x.to(device())).mean().item()
     results[name] = (nll, history.seconds)
