@@ -48,7 +48,7 @@ def gmm_versus_sklearn(n_components: int = 10, repeats: int = 11) -> dict:
 
     x = dequantize(load_digits().train.x, torch.Generator().manual_seed(0)).reshape(1000, -1).double()
     ours = GaussianMixture(n_components, "diag", max_iter=1000, tol=1e-3)
-    weights, means, variances = ours._initial_parameters(x, torch.Generator().manual_seed(0))
+    weights, means, variances = ours.initial_parameters(x, torch.Generator().manual_seed(0))
     theirs = SklearnMixture(n_components, covariance_type="diag", max_iter=1000, tol=1e-3, reg_covar=1e-6,
                             weights_init=weights.numpy(), means_init=means.numpy(),
                             precisions_init=(1 / variances).numpy())

@@ -106,7 +106,13 @@ class GaussianMixture(DensityModel):
 
     # -- fitting -------------------------------------------------------------------------------
 
-    def _initial_parameters(self, x, generator):
+    def initial_parameters(self, x, generator: torch.Generator | None = None):
+        """Starting (weights, means, covariances) for EM on x (N, D), by ``init_params``: k-means++ centres
+        with hard assignments, or K random data points sharing the data covariance."""
+        x = as_float_tensor(x, "x", ndim=2).double()
+        generator_or_none(generator)
+        if len(x) < self.n_components:
+            raise ValueError(f"x has {len(x)} rows, fewer than n_components={self.n_components}")
         if self.init_params == "random":
             # The textbook start: K random data points as means, the data's covariance for every component.
             means = x[torch.randperm(len(x), generator=generator)[: self.n_components]]
@@ -148,7 +154,7 @@ class GaussianMixture(DensityModel):
             raise ValueError(f"x has {len(x)} rows, fewer than n_components={self.n_components}")
         generator = torch.Generator().manual_seed(self.seed)
         starts = [self._check_init(init, x.shape[1])] if init is not None else \
-            [self._initial_parameters(x, generator) for _ in range(self.n_init)]
+            [self.initial_parameters(x, generator) for _ in range(self.n_init)]
         best = None
         for params in starts:
             run = self._run_em(x, params, record)

@@ -16,7 +16,8 @@ from IPython.display import clear_output, display
 from matplotlib.figure import Figure
 
 from .kde import GaussianKDE
-from .validation import as_float_tensor, positive_float
+from .mixtures import GaussianMixture, e_step
+from .validation import as_float_tensor, positive_float, positive_int
 
 
 class FigureExplorer:
@@ -101,8 +102,6 @@ def em_figure(x, snapshot, log_likelihoods, iteration: int) -> Figure:
     ``snapshot``: (weights (K,), means (K, 2), covariances (K, 2, 2)) at that iteration;
     ``log_likelihoods``: the mean log-likelihood at every iteration (nats).
     """
-    from .mixtures import e_step
-
     x = as_float_tensor(x, "x", ndim=2, last_dim=2).double()
     weights, means, covariances = snapshot
     resp = e_step(x, weights, means, covariances, "full")[0].exp()
@@ -126,8 +125,6 @@ class EMStepper(FigureExplorer):
     """Step through EM on 2D data: a slider over iterations, a dropdown for the number of components."""
 
     def __init__(self, x, components=(2, 3, 4, 5, 6), n_components: int = 3, max_iter: int = 40, seed: int = 0):
-        from .mixtures import GaussianMixture
-
         self.x = as_float_tensor(x, "x", ndim=2, last_dim=2).double()
         if n_components not in components:
             raise ValueError(f"n_components must be one of components={tuple(components)}, got {n_components}")
@@ -144,10 +141,11 @@ class EMStepper(FigureExplorer):
 
     def refit(self) -> None:
         self.mixture = self._mixture(self.dropdown.value)
-        with self.slider.hold_trait_notifications():
-            self.slider.max = len(self.mixture.snapshots) - 1
-            self.slider.value = 0
-        self.redraw()
+        self.slider.max = len(self.mixture.snapshots) - 1
+        if self.slider.value != 0:
+            self.slider.value = 0  # the slider's observer redraws
+        else:
+            self.redraw()
 
     def draw(self) -> Figure:
         it = self.slider.value
@@ -172,8 +170,6 @@ class LatentExplorer(FigureExplorer):
 
     def __init__(self, decode: Callable, latent_dim: int = 2, codes=None, labels=None, levels: int | None = None,
                  limit: float = 3.0):
-        from .validation import positive_int
-
         if not callable(decode):
             raise TypeError(f"decode must be callable, got {type(decode).__name__}")
         self.decode, self.latent_dim = decode, positive_int(latent_dim, "latent_dim")
@@ -301,8 +297,6 @@ class CompletionExplorer(FigureExplorer):
     """Choose a test image and the region to hide; an autoregressive model samples completions."""
 
     def __init__(self, model, images, n: int = 6):
-        from .validation import positive_int
-
         if not callable(getattr(model, "sample", None)):
             raise TypeError(f"model must have a sample(n, observed, known) method, got {type(model).__name__}")
         self.model, self.images, self.n = model, as_float_tensor(images, "images", ndim=4), positive_int(n, "n")

@@ -32,7 +32,7 @@ def _to_sklearn_precisions(covariances, covariance_type):
 def test_em_matches_sklearn_iteration_by_iteration(covariance_type, x):
     x = x.double()
     ours = GaussianMixture(4, covariance_type, max_iter=30, tol=0.0, reg_covar=1e-6)
-    start = ours._initial_parameters(x, torch.Generator().manual_seed(1))
+    start = ours.initial_parameters(x, torch.Generator().manual_seed(1))
     ours.fit(x, init=start)
     theirs = SklearnMixture(4, covariance_type=covariance_type, max_iter=30, tol=0.0, reg_covar=1e-6,
                             weights_init=start[0].numpy(), means_init=start[1].numpy(),
@@ -213,3 +213,10 @@ def test_naive_monte_carlo_estimate_converges_in_one_latent_dimension():
     assert torch.allclose(model.naive_monte_carlo_log_prob(x, z), model.log_prob(x), atol=0.01)
     with pytest.raises(ValueError, match="z"):
         model.naive_monte_carlo_log_prob(x, torch.randn(10, 2))
+
+
+def test_initial_parameters_rejects_bad_input():
+    with pytest.raises(ValueError, match="x"):
+        GaussianMixture(5).initial_parameters(torch.randn(3, 2))
+    with pytest.raises(TypeError, match="generator"):
+        GaussianMixture(2).initial_parameters(torch.randn(10, 2), generator=1)

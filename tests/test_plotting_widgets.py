@@ -188,3 +188,14 @@ def test_completion_explorer_keeps_the_shown_pixels_and_follows_the_controls():
     assert np.array_equal(explorer.figure.axes[0].images[0].get_array(), images[2, 0].numpy())
     with pytest.raises(TypeError, match="model"):
         widgets.CompletionExplorer(object(), images)
+
+
+def test_em_stepper_draws_once_per_change(monkeypatch):
+    from course_lib import data
+
+    stepper = widgets.EMStepper(data.three_clusters(150, generator=torch.Generator().manual_seed(0)), max_iter=5)
+    stepper.slider.value = 3
+    calls = []
+    monkeypatch.setattr(stepper, "draw", lambda original=stepper.draw: calls.append(1) or original())
+    stepper.dropdown.value = 4
+    assert len(calls) == 1
