@@ -47,11 +47,11 @@ book: $(STAMP)
 
 # Wall time of every chapter from a fresh kernel, and the total.
 bench: $(STAMP)
-	$(VPY) -m course_lib.bench
+	$(VPY) -m course_lib.teaching.bench
 
 # Student notebooks, solutions removed, in build/student.
 student: $(STAMP)
-	$(VPY) -m course_lib.assign build --out build/student
+	$(VPY) -m course_lib.teaching.assign build --out build/student
 
 clean:
 	rm -rf $(VENV) _build build .cache

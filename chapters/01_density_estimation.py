@@ -6,6 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -45,14 +46,13 @@ from IPython.display import Markdown, display
 from scipy import stats
 from sklearn.linear_model import LogisticRegression
 
-from course_lib import data, exercises, leaderboard, plotting
-from course_lib.density_model import bits_per_dim, mean_nll
-from course_lib.factorized import FactorizedCategorical
-from course_lib.gaussian import Gaussian
-from course_lib.histogram import HistogramDensity
-from course_lib.kde import GaussianKDE, select_bandwidth
+from course_lib import data
+from course_lib.evaluation import bits_per_dim, leaderboard, mean_nll
+from course_lib.models import FactorizedCategorical, Gaussian, GaussianKDE, HistogramDensity, select_bandwidth
 from course_lib.runtime import device, seed_everything
-from course_lib.widgets import KDEBandwidthExplorer
+from course_lib.teaching import exercises
+from course_lib.viz import plotting
+from course_lib.viz.widgets import KDEBandwidthExplorer
 
 seed_everything(0)
 torch.set_default_dtype(torch.float64)  # 1D/2D work is tiny; double precision keeps the checks sharp

@@ -6,6 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -49,14 +50,14 @@ from scipy import stats
 from scipy.linalg import subspace_angles
 from sklearn.cluster import KMeans
 
-from course_lib import data, exercises, leaderboard, mixtures, plotting
-from course_lib.autoencoders import LinearAutoencoder
-from course_lib.density_model import mean_nll
-from course_lib.mixtures import GaussianMixture
-from course_lib.ppca import PPCA
+from course_lib import data
+from course_lib.evaluation import leaderboard, mean_nll
+from course_lib.models import GaussianMixture, LinearAutoencoder, mixtures, PPCA
 from course_lib.runtime import seed_everything
+from course_lib.teaching import exercises
 from course_lib.train import fit
-from course_lib.widgets import EMStepper
+from course_lib.viz import plotting
+from course_lib.viz.widgets import EMStepper
 
 seed_everything(0)
 torch.set_default_dtype(torch.float64)  # small problems; double precision keeps the checks sharp

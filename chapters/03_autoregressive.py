@@ -6,6 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -42,12 +43,15 @@ import numpy as np
 import torch
 from IPython.display import Markdown, display
 
-from course_lib import data, exercises, leaderboard, plotting
-from course_lib.autoregressive import FVSBN, MADE, NADE, CausalConvSequence, GatedPixelCNN, PixelCNN
-from course_lib.masked import MaskedConv2d, masks_from_degrees
+from course_lib import data
+from course_lib.evaluation import leaderboard
+from course_lib.models import CausalConvSequence, FVSBN, GatedPixelCNN, MADE, NADE, PixelCNN
+from course_lib.nn import MaskedConv2d, masks_from_degrees
 from course_lib.runtime import cache_dir, device, seed_everything
+from course_lib.teaching import exercises
 from course_lib.train import fit
-from course_lib.widgets import CompletionExplorer
+from course_lib.viz import plotting
+from course_lib.viz.widgets import CompletionExplorer
 
 seed_everything(0)
 split = data.load_dataset(DATASET)
@@ -305,7 +309,7 @@ def receptive_field_size(kernel_size, dilations):
 
 
 # %% tags=["check"]
-from course_lib.masked import CausalConv1d
+from course_lib.nn import CausalConv1d
 
 for kernel_size, dilations in ((2, (1, 2, 4, 8)), (3, (1, 3, 9)), (2, (1, 1, 1))):
     stack = torch.nn.Sequential(*[CausalConv1d(1, 1, kernel_size, dilation=d) for d in dilations])

@@ -6,6 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -42,12 +43,15 @@ import numpy as np
 import torch
 from IPython.display import Markdown, display
 
-from course_lib import data, exercises, leaderboard, plotting
-from course_lib.ppca import PPCA
+from course_lib import data
+from course_lib.evaluation import leaderboard
+from course_lib.models import PPCA
+from course_lib.models.vae import gaussian_kl, importance_weighted_bound, log_mean_exp, reparameterize, VAE
 from course_lib.runtime import cache_dir, device, seed_everything
+from course_lib.teaching import exercises
 from course_lib.train import fit
-from course_lib.vae import VAE, gaussian_kl, importance_weighted_bound, log_mean_exp, reparameterize
-from course_lib.widgets import InterpolationExplorer, LatentExplorer
+from course_lib.viz import plotting
+from course_lib.viz.widgets import InterpolationExplorer, LatentExplorer
 
 seed_everything(0)
 split = data.load_dataset(DATASET)

@@ -4,7 +4,7 @@ import sys
 import nbformat
 import pytest
 
-from course_lib import assign
+from course_lib.teaching import assign
 
 SOURCE = """def f(x):
     \"\"\"doc\"\"\"
@@ -73,7 +73,7 @@ def test_student_notebook_needs_an_exercise_heading():
 
 def test_command_line_builds_student_versions(tmp_path):
     out = tmp_path / "student"
-    result = subprocess.run([sys.executable, "-m", "course_lib.assign", "build", "--out", str(out)],
+    result = subprocess.run([sys.executable, "-m", "course_lib.teaching.assign", "build", "--out", str(out)],
                             capture_output=True, text=True, check=True)
     chapters = sorted(assign.CHAPTERS.glob("[0-9][0-9]_*.ipynb"))
     assert sorted(p.name for p in out.iterdir()) == [c.name for c in chapters]
@@ -84,6 +84,6 @@ def test_command_line_builds_student_versions(tmp_path):
 
 
 def test_command_line_rejects_missing_chapters(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "course_lib.assign", "build", "--out", str(tmp_path),
+    result = subprocess.run([sys.executable, "-m", "course_lib.teaching.assign", "build", "--out", str(tmp_path),
                              str(tmp_path / "nope.ipynb")], capture_output=True, text=True)
     assert result.returncode != 0 and "no such chapter notebook" in result.stderr

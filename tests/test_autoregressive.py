@@ -7,9 +7,9 @@ import pytest
 import torch
 from scipy import stats
 
-from course_lib.autoregressive import (FVSBN, MADE, NADE, CausalConvSequence, GatedPixelCNN, PixelCNN,
+from course_lib.models.autoregressive import (FVSBN, MADE, NADE, CausalConvSequence, GatedPixelCNN, PixelCNN,
                                        discretized_logistic_mixture)
-from course_lib.masked import CausalConv1d, MaskedConv2d, MaskedLinear, made_masks
+from course_lib.nn import CausalConv1d, MaskedConv2d, MaskedLinear, made_masks
 
 SMALL = {
     "fvsbn": lambda shape, levels: FVSBN(shape, levels),

@@ -6,11 +6,12 @@ import torch
 from scipy import stats
 
 from course_lib import data
-from course_lib.density_model import DensityModel, bits_per_dim, mean_nll
-from course_lib.factorized import FactorizedCategorical
-from course_lib.gaussian import Gaussian
-from course_lib.histogram import HistogramDensity
-from course_lib.kde import GaussianKDE, select_bandwidth
+from course_lib.evaluation import bits_per_dim, mean_nll
+from course_lib.models import DensityModel
+from course_lib.models import FactorizedCategorical
+from course_lib.models import Gaussian
+from course_lib.models import HistogramDensity
+from course_lib.models import GaussianKDE, select_bandwidth
 
 # --- the protocol -----------------------------------------------------------------------------
 

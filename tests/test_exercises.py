@@ -1,8 +1,8 @@
 import pytest
 import torch
 
-from course_lib import exercises
-from course_lib.exercises import ExerciseFailed
+from course_lib.teaching import exercises
+from course_lib.teaching.exercises import ExerciseFailed
 
 
 def stub(x):

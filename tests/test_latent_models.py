@@ -9,10 +9,12 @@ from scipy.linalg import subspace_angles
 from sklearn.decomposition import PCA
 from sklearn.mixture import GaussianMixture as SklearnMixture
 
-from course_lib import data, mixtures
-from course_lib.autoencoders import LinearAutoencoder
-from course_lib.mixtures import GaussianMixture, kmeans_plus_plus
-from course_lib.ppca import PPCA
+from course_lib import data
+
+from course_lib.models import mixtures
+from course_lib.models import LinearAutoencoder
+from course_lib.models.mixtures import GaussianMixture, kmeans_plus_plus
+from course_lib.models import PPCA
 from course_lib.train import fit
 
 

@@ -3,7 +3,9 @@ import pytest
 import torch
 from matplotlib.figure import Figure
 
-from course_lib import leaderboard, plotting, widgets
+from course_lib.evaluation import leaderboard
+
+from course_lib.viz import plotting, widgets
 
 
 def test_image_grid_tiles_images():
@@ -171,7 +173,7 @@ def test_occlusion_masks():
 
 
 def test_completion_explorer_keeps_the_shown_pixels_and_follows_the_controls():
-    from course_lib.autoregressive import NADE
+    from course_lib.models import NADE
 
     torch.manual_seed(0)
     model = NADE((1, 4, 4), 5, hidden=8).eval()

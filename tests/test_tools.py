@@ -19,7 +19,7 @@ def test_bench_times_each_notebook_and_the_total(tmp_path):
         nb = nbformat.v4.new_notebook()
         nb.cells = [nbformat.v4.new_code_cell(code)]
         nbformat.write(nb, tmp_path / name)
-    result = subprocess.run([sys.executable, "-m", "course_lib.bench", str(tmp_path / "01_a.ipynb"),
+    result = subprocess.run([sys.executable, "-m", "course_lib.teaching.bench", str(tmp_path / "01_a.ipynb"),
                              str(tmp_path / "02_b.ipynb")], capture_output=True, text=True, check=True)
     lines = result.stdout.strip().splitlines()
     assert [line.split()[0] for line in lines] == ["01_a.ipynb", "02_b.ipynb", "total"]
@@ -51,7 +51,7 @@ def test_make_lab_serves_jupyterlab_on_loopback():
 
 
 def test_gmm_benchmark_reaches_sklearns_likelihood():
-    from course_lib.bench import gmm_versus_sklearn
+    from course_lib.teaching.bench import gmm_versus_sklearn
 
     result = gmm_versus_sklearn(repeats=1)
     assert abs(result["ours_ll"] - result["sklearn_ll"]) < 1e-3  # nats per image; timing is reported, not asserted

@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from course_lib.density_model import DensityModel
+from course_lib.models import DensityModel
 from course_lib.train import fit, load_checkpoint, save_checkpoint
 
 

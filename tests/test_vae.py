@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from course_lib import data
-from course_lib.vae import VAE, gaussian_kl, log_mean_exp, reparameterize
+from course_lib.models.vae import VAE, gaussian_kl, log_mean_exp, reparameterize
 
 
 def test_closed_form_kl_matches_torch_distributions():
@@ -144,8 +144,8 @@ def test_vae_rejects_bad_input(call, error, name):
 
 
 def test_iwae_converges_to_the_exact_log_likelihood_of_a_linear_gaussian_model():
-    from course_lib.ppca import PPCA
-    from course_lib.vae import importance_weighted_bound
+    from course_lib.models import PPCA
+    from course_lib.models.vae import importance_weighted_bound
 
     torch.manual_seed(0)
     model = PPCA(torch.tensor([[1.5, 0.0], [0.8, 1.0], [0.0, -1.2], [0.5, 0.5]], dtype=torch.float64),

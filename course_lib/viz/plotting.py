@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-from .validation import as_float_tensor, positive_int
+from ..validation import as_float_tensor, positive_int
 
 
 def _axes(ax, figsize):

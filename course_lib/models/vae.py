@@ -15,8 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .density_model import DensityModel
-from .validation import as_level_images, generator_or_none, positive_float, positive_int
+from .base import DensityModel
+from ..validation import as_level_images, generator_or_none, positive_float, positive_int
 
 ARCHITECTURES = ("mlp", "conv")
 

@@ -15,9 +15,9 @@ import torch
 from IPython.display import clear_output, display
 from matplotlib.figure import Figure
 
-from .kde import GaussianKDE
-from .mixtures import GaussianMixture, e_step
-from .validation import as_float_tensor, positive_float, positive_int
+from ..models.kde import GaussianKDE
+from ..models.mixtures import GaussianMixture, e_step
+from ..validation import as_float_tensor, positive_float, positive_int
 
 
 class FigureExplorer:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from .density_model import DensityModel
-from .validation import as_float_tensor, generator_or_none, positive_float, positive_int
+from .base import DensityModel
+from ..validation import as_float_tensor, generator_or_none, positive_float, positive_int
 
 
 class FactorizedCategorical(DensityModel):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 from torch.distributions import MultivariateNormal
 
-from .density_model import DensityModel
-from .validation import as_float_tensor, generator_or_none, positive_int
+from .base import DensityModel
+from ..validation import as_float_tensor, generator_or_none, positive_int
 
 
 class Gaussian(DensityModel):

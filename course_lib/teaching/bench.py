@@ -17,7 +17,7 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
-CHAPTERS = Path(__file__).resolve().parent.parent / "chapters"
+CHAPTERS = Path(__file__).resolve().parents[2] / "chapters"
 CHAPTER_BUDGET_S, COURSE_BUDGET_S = 120.0, 15 * 60.0
 
 
@@ -43,8 +43,8 @@ def gmm_versus_sklearn(n_components: int = 10, repeats: int = 11) -> dict:
     import torch
     from sklearn.mixture import GaussianMixture as SklearnMixture
 
-    from .data import dequantize, load_digits
-    from .mixtures import GaussianMixture
+    from ..data import dequantize, load_digits
+    from ..models.mixtures import GaussianMixture
 
     x = dequantize(load_digits().train.x, torch.Generator().manual_seed(0)).reshape(1000, -1).double()
     ours = GaussianMixture(n_components, "diag", max_iter=1000, tol=1e-3)
@@ -72,7 +72,7 @@ def gmm_versus_sklearn(n_components: int = 10, repeats: int = 11) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m course_lib.bench", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m course_lib.teaching.bench", description=__doc__.splitlines()[0])
     parser.add_argument("chapters", nargs="*", type=Path, help="notebooks (default: every chapter)")
     parser.add_argument("--gmm", action="store_true", help="benchmark our GMM-EM against scikit-learn's")
     args = parser.parse_args(argv)

@@ -6,8 +6,8 @@ import math
 
 import torch
 
-from .density_model import DensityModel
-from .validation import as_float_tensor, finite_float, generator_or_none, positive_float, positive_int
+from .base import DensityModel
+from ..validation import as_float_tensor, finite_float, generator_or_none, positive_float, positive_int
 
 
 class HistogramDensity(DensityModel):

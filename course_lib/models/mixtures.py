@@ -12,8 +12,8 @@ import math
 
 import torch
 
-from .density_model import DensityModel
-from .validation import as_float_tensor, generator_or_none, positive_float, positive_int
+from .base import DensityModel
+from ..validation import as_float_tensor, generator_or_none, positive_float, positive_int
 
 COVARIANCE_TYPES = ("full", "diag")
 INIT_PARAMS = ("kmeans++", "random")

@@ -12,9 +12,9 @@ import os
 import tempfile
 from pathlib import Path
 
-from .density_model import bits_per_dim
-from .runtime import cache_dir
-from .validation import positive_int
+from .likelihood import bits_per_dim
+from ..runtime import cache_dir
+from ..validation import positive_int
 
 BOUNDS = ("exact", "dequantization bound", "ELBO bound", "IWAE estimate")
 

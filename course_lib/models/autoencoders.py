@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .validation import as_float_tensor, positive_int
+from ..validation import as_float_tensor, positive_int
 
 
 class LinearAutoencoder(nn.Module):

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .validation import positive_int
+from ..validation import positive_int
 
 
 class MaskedLinear(nn.Linear):

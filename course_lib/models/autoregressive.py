@@ -19,9 +19,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .density_model import DensityModel
-from .masked import CausalConv1d, MaskedConv2d, MaskedLinear, made_masks
-from .validation import as_level_images, generator_or_none, positive_int
+from .base import DensityModel
+from ..nn.masked import CausalConv1d, MaskedConv2d, MaskedLinear, made_masks
+from ..validation import as_level_images, generator_or_none, positive_int
 
 
 class AutoregressiveImageModel(DensityModel):

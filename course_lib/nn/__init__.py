@@ -1,0 +1,5 @@
+"""Layers shared by several models: masked linear and convolutional layers, causal 1D convolutions."""
+
+from .masked import CausalConv1d, MaskedConv2d, MaskedLinear, made_masks, masks_from_degrees
+
+__all__ = ["CausalConv1d", "MaskedConv2d", "MaskedLinear", "made_masks", "masks_from_degrees"]
