@@ -16,7 +16,9 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-from .validation import as_float_tensor, finite_float, generator_or_none, positive_float, positive_int
+from . import randomness
+from .validation import (as_float_tensor, check_tensor, finite_float, generator_or_none, positive_float,
+                         positive_int)
 
 # ---------------------------------------------------------------------------------------------
 # Toy 2D distributions
@@ -24,11 +26,11 @@ from .validation import as_float_tensor, finite_float, generator_or_none, positi
 
 
 def _uniform(n, generator, *shape):
-    return torch.rand(n, *shape, generator=generator)
+    return randomness.uniform((n, *shape), generator=generator)
 
 
 def _normal(n, generator, *shape):
-    return torch.randn(n, *shape, generator=generator)
+    return randomness.normal((n, *shape), generator=generator)
 
 
 def moons(n: int, noise: float = 0.05, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -36,7 +38,7 @@ def moons(n: int, noise: float = 0.05, generator: torch.Generator | None = None)
     n = positive_int(n, "n")
     noise = positive_float(noise, "noise", allow_zero=True)
     generator_or_none(generator)
-    upper = torch.rand(n, generator=generator) < 0.5
+    upper = _uniform(n, generator) < 0.5
     angle = math.pi * _uniform(n, generator)
     x = torch.where(upper, torch.cos(angle), 1 - torch.cos(angle))
     y = torch.where(upper, torch.sin(angle), 0.5 - torch.sin(angle))
@@ -50,7 +52,7 @@ def eight_gaussians(n: int, radius: float = 2.0, std: float = 0.2,
     radius = positive_float(radius, "radius")
     std = positive_float(std, "std")
     generator_or_none(generator)
-    k = torch.randint(0, 8, (n,), generator=generator)
+    k = randomness.integers(8, (n,), generator=generator)
     angle = k * (2 * math.pi / 8)
     centers = radius * torch.stack([torch.cos(angle), torch.sin(angle)], 1)
     return centers + std * _normal(n, generator, 2)
@@ -65,7 +67,7 @@ def rings(n: int, radii: tuple[float, ...] = (1.0, 2.0, 3.0), std: float = 0.08,
     if len(radii) == 0:
         raise ValueError("radii must name at least one radius")
     radii_t = torch.tensor([positive_float(r, "radii") for r in radii])
-    ring = torch.multinomial(radii_t / radii_t.sum(), n, replacement=True, generator=generator)
+    ring = randomness.categorical(radii_t, n, generator=generator)
     angle = 2 * math.pi * _uniform(n, generator)
     r = radii_t[ring] + std * _normal(n, generator)
     return torch.stack([r * torch.cos(angle), r * torch.sin(angle)], 1)
@@ -78,7 +80,7 @@ def checkerboard(n: int, generator: torch.Generator | None = None) -> torch.Tens
     x = 4 * _uniform(n, generator) - 2
     # In each column pick one of the two black squares of that column (rows of matching parity).
     column = torch.floor(x + 2)
-    row = 2 * torch.randint(0, 2, (n,), generator=generator) + (column % 2)
+    row = 2 * randomness.integers(2, (n,), generator=generator) + (column % 2)
     y = row + _uniform(n, generator) - 2
     return torch.stack([x, y], 1)
 
@@ -89,7 +91,7 @@ def spirals(n: int, noise: float = 0.05, generator: torch.Generator | None = Non
     noise = positive_float(noise, "noise", allow_zero=True)
     generator_or_none(generator)
     t = torch.sqrt(_uniform(n, generator)) * 3 * math.pi
-    sign = torch.where(torch.rand(n, generator=generator) < 0.5, -1.0, 1.0)
+    sign = torch.where(_uniform(n, generator) < 0.5, -1.0, 1.0)
     points = sign[:, None] * torch.stack([t * torch.cos(t), t * torch.sin(t)], 1) / (3 * math.pi) * 2
     return points + noise * _normal(n, generator, 2)
 
@@ -270,7 +272,14 @@ def dequantize(x, generator: torch.Generator | None = None) -> torch.Tensor:
     generator_or_none(generator)
     if (x < 0).any() or (x != torch.round(x)).any():
         raise ValueError("x must hold non-negative integer grey levels to dequantize")
-    return x + torch.rand(x.shape, generator=generator, dtype=x.dtype)
+    return x + randomness.uniform(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+
+
+def scale_levels(x: torch.Tensor, levels: int) -> torch.Tensor:
+    """Grey levels 0..levels-1 → [-1, 1] (the input scale of the course's networks); same shape as x."""
+    check_tensor(x, "x")
+    levels = positive_int(levels, "levels", minimum=2)
+    return x / (levels - 1) * 2 - 1
 
 
 def binarize(x, levels: int, stochastic: bool = False,
@@ -283,5 +292,5 @@ def binarize(x, levels: int, stochastic: bool = False,
         raise ValueError(f"x must lie in [0, {levels - 1}] for levels={levels}")
     intensity = x / (levels - 1)
     if stochastic:
-        return torch.bernoulli(intensity, generator=generator)
+        return randomness.bernoulli(intensity, generator=generator)
     return (intensity > 0.5).to(x.dtype)

@@ -51,6 +51,12 @@ def in_ci() -> bool:
     return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
 
 
+def cache_only() -> bool:
+    """True when ``$DGM_CACHE_ONLY`` is set (like ``CI``): ``train.fit`` then loads finished checkpoints and
+    refuses to train. Graders and the student-version tests use it: what the course cached is not retrained."""
+    return os.environ.get("DGM_CACHE_ONLY", "").strip().lower() not in ("", "0", "false", "no")
+
+
 def progress(iterable=None, **kwargs):
     """A ``tqdm.auto`` progress bar (a widget in Jupyter, text in a terminal), silent under ``CI``."""
     kwargs.setdefault("disable", in_ci())

@@ -1,17 +1,19 @@
-"""One training loop for every model: Adam on ``model.loss(batch)``, early stopping, checkpoints.
+"""One training loop for every model: Adam on the model's loss, early stopping, checkpoints.
 
-Checkpoints are written atomically (a temporary file in the same folder, then ``os.replace``), so
-an interrupted write never leaves a corrupt file, and they are loaded with ``weights_only=True``
-(plain tensors and numbers only, no arbitrary pickled code). Training resumes from the last
-checkpoint, including the optimiser and the shuffling generator, so an interrupted run continues
-exactly where it stopped.
+The data are validated once, against the model, before the first epoch (and moved to the training
+device once); the loop then calls the model's unchecked ``_loss``. Checkpoints are written atomically
+(``storage``) after every epoch; training resumes from the last one, including the optimiser and the
+shuffling generator, so an interrupted run continues exactly where it stopped. The noise a stochastic
+loss draws (a VAE's ε) comes from a generator reseeded from ``seed`` at every epoch, so it does not
+depend on whether earlier epochs ran now or were loaded. (Dropout draws from PyTorch's global
+generator: seed it with ``runtime.seed_everything``.)
 """
 
 from __future__ import annotations
 
 import copy
+import math
 import os
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -20,8 +22,12 @@ from typing import Callable
 import torch
 from torch import nn
 
+from . import randomness
+from .models.base import DensityModel, evaluation_mode
+from .runtime import cache_only
 from .runtime import device as default_device
 from .runtime import progress as progress_bar
+from .storage import load_checkpoint, save_checkpoint
 from .validation import as_float_tensor, positive_float, positive_int
 
 
@@ -35,70 +41,46 @@ class History:
     seconds: float = 0.0
 
 
-def save_checkpoint(state: dict, path: str | os.PathLike) -> None:
-    """Write ``state`` to ``path`` atomically: readers see the old file or the new one, never half of one."""
-    if not isinstance(state, dict):
-        raise TypeError(f"state must be a dict, got {type(state).__name__}")
-    if not isinstance(path, (str, os.PathLike)):
-        raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__}")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(state, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+def _examples(data, name: str, with_labels: bool):
+    """(examples, labels or None) from a ``data.Dataset`` or a plain tensor of examples."""
+    x = as_float_tensor(getattr(data, "x", data), name)
+    if not with_labels:
+        return x, None
+    if getattr(data, "y", None) is None:
+        raise TypeError(f"{name} must be a data.Dataset (x, y) when labels_as_context=True, got {type(data).__name__}")
+    return x, data.y
 
 
-def load_checkpoint(path: str | os.PathLike) -> dict:
-    """Read a checkpoint written by ``save_checkpoint`` (tensors, numbers, strings only)."""
-    if not isinstance(path, (str, os.PathLike)):
-        raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__}")
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"path: no checkpoint at {path}")
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # a foreign or damaged file: say which
-        raise ValueError(f"path: {path} is not a readable checkpoint ({error})") from error
+def _batches(x, y, indices, batch_size):
+    for index in indices.split(batch_size):
+        yield x[index], None if y is None else y[index]
 
 
-def _examples(data, name: str) -> torch.Tensor:
-    x = getattr(data, "x", data)  # a data.Dataset or a plain tensor of examples
-    return as_float_tensor(x, name)
-
-
-def _mean_loss(model, x, batch_size, transform, dev) -> float:
-    model.eval()
-    total = 0.0
-    with torch.no_grad():
-        for batch in torch.split(x, batch_size):
-            batch = transform(batch) if transform else batch
-            total += model.loss(batch.to(dev)).item() * len(batch)
-    return total / len(x)
+def _noise_seed(seed: int, epoch: int) -> int:
+    return (seed * 1_000_003 + epoch + 1) % 2**63
 
 
 def fit(model: nn.Module, train, val=None, *, epochs: int = 100, batch_size: int = 128, lr: float = 1e-3,
         weight_decay: float = 0.0, patience: int = 10, transform: Callable | None = None,
-        checkpoint: str | os.PathLike | None = None, seed: int = 0, device: torch.device | None = None,
-        progress: bool = True) -> History:
-    """Minimise ``model.loss(batch)`` with Adam; return the History and leave the best weights in ``model``.
+        labels_as_context: bool = False, checkpoint: str | os.PathLike | None = None, seed: int = 0,
+        device: torch.device | None = None, progress: bool = True) -> History:
+    """Minimise the model's loss with Adam; return the History, leaving the best weights in ``model``, in eval mode.
 
-    train, val: tensors of examples (N, ...) or ``data.Dataset``. Early stopping: after ``patience``
-    epochs without a better validation loss, stop and restore the best weights (no ``val``: train for
-    ``epochs`` and keep the last). ``transform`` is applied to every batch (e.g. ``data.dequantize``).
-    ``checkpoint``: a file written after every epoch; if it exists when ``fit`` starts, training
-    resumes from it (and returns at once if that run had stopped early or reached ``epochs``).
+    model: a ``DensityModel`` (or any ``nn.Module`` with a ``loss(x)`` method). train, val: tensors of
+    examples (N, ...) or ``data.Dataset``. Early stopping: after ``patience`` epochs without a better
+    validation loss, stop and restore the best weights (no ``val``: train for ``epochs`` and keep the last).
+    ``transform`` is applied to every batch (e.g. ``data.dequantize``). ``labels_as_context``: pass each
+    batch's labels (the datasets' ``y``) as the ``context`` of a class-conditional model.
+    ``checkpoint``: a file written after every epoch; if it exists when ``fit`` starts, training resumes
+    from it (and returns at once if that run had stopped early or reached ``epochs``). With
+    ``$DGM_CACHE_ONLY`` set, a model whose finished checkpoint is missing raises instead of training.
     """
     if not isinstance(model, nn.Module) or not callable(getattr(model, "loss", None)):
         raise TypeError(f"model must be a torch.nn.Module with a loss(x) method, got {type(model).__name__}")
-    x_train = _examples(train, "train")
-    x_val = _examples(val, "val") if val is not None else None
+    if not isinstance(labels_as_context, bool):
+        raise TypeError(f"labels_as_context must be a bool, got {type(labels_as_context).__name__}")
+    x_train, y_train = _examples(train, "train", labels_as_context)
+    x_val, y_val = _examples(val, "val", labels_as_context) if val is not None else (None, None)
     if x_val is not None and x_val.shape[1:] != x_train.shape[1:]:
         raise ValueError(f"val examples have shape {tuple(x_val.shape[1:])}, train examples {tuple(x_train.shape[1:])}")
     epochs = positive_int(epochs, "epochs")
@@ -106,13 +88,33 @@ def fit(model: nn.Module, train, val=None, *, epochs: int = 100, batch_size: int
     lr = positive_float(lr, "lr")
     weight_decay = positive_float(weight_decay, "weight_decay", allow_zero=True)
     patience = positive_int(patience, "patience")
+    seed = positive_int(seed, "seed", minimum=0)
     if transform is not None and not callable(transform):
         raise TypeError(f"transform must be callable or None, got {type(transform).__name__}")
+    if checkpoint is not None and not isinstance(checkpoint, (str, os.PathLike)):
+        raise TypeError(f"checkpoint must be a str, os.PathLike or None, got {type(checkpoint).__name__}")
     dev = device or default_device()
     model.to(dev)
+
+    if isinstance(model, DensityModel):
+        # Validate once, here; the loop calls the unchecked loss on data already on the device.
+        # A class-conditional model without labels_as_context gets None here, and says it needs labels.
+        x_train = model.check_input(x_train, "train")
+        y_train = model.check_context(y_train, len(x_train), "train labels")
+        if x_val is not None:
+            x_val = model.check_input(x_val, "val")
+            y_val = model.check_context(y_val, len(x_val), "val labels")
+        loss_of = model._loss
+    else:
+        if labels_as_context:
+            raise TypeError(f"labels_as_context needs a DensityModel, got {type(model).__name__}")
+        x_train, x_val = x_train.to(dev), None if x_val is None else x_val.to(dev)
+        loss_of = lambda batch, context, generator: model.loss(batch)  # noqa: E731
+
     optimizer = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
     shuffler = torch.Generator().manual_seed(seed)
-    history, best_state, best_val, start, done = History(), None, float("inf"), 0, False
+    noise = torch.Generator(device=dev) if dev.type in ("cpu", "cuda") else None
+    history, best_state, best_val, start, done = History(), None, math.inf, 0, False
 
     if checkpoint is not None and Path(checkpoint).is_file():
         saved = load_checkpoint(checkpoint)
@@ -122,26 +124,38 @@ def fit(model: nn.Module, train, val=None, *, epochs: int = 100, batch_size: int
         history = History(**saved["history"])
         best_state, best_val = saved["best_model"], saved["best_val"]
         start, done = saved["epoch"] + 1, history.stopped_early
+    if cache_only() and not (done or start >= epochs):
+        raise RuntimeError(f"DGM_CACHE_ONLY is set, so {type(model).__name__} may not train, but "
+                           f"{checkpoint or 'this fit (no checkpoint)'} holds no finished training: run the "
+                           f"chapter once without DGM_CACHE_ONLY to fill the cache")
+
+    def mean_loss(x, y) -> float:
+        with evaluation_mode(model):
+            total = sum(loss_of(transform(batch) if transform else batch, context, noise).double() * len(batch)
+                        for batch, context in _batches(x, y, torch.arange(len(x), device=dev), batch_size))
+        return total.item() / len(x)
 
     started = time.perf_counter() - history.seconds
     bar = progress_bar(range(start, epochs), total=epochs, initial=start, desc=type(model).__name__,
                        **({} if progress else {"disable": True}))
     for epoch in ([] if done else bar):
         model.train()
-        total = 0.0
-        for index in torch.randperm(len(x_train), generator=shuffler).split(batch_size):
-            batch = x_train[index]
+        if noise is not None:
+            noise.manual_seed(_noise_seed(seed, epoch))
+        order = randomness.permutation(len(x_train), generator=shuffler, device=dev)
+        total = torch.zeros((), dtype=torch.float64, device=dev)
+        for batch, context in _batches(x_train, y_train, order, batch_size):
             batch = transform(batch) if transform else batch
-            loss = model.loss(batch.to(dev))
-            if not torch.isfinite(loss):
-                raise FloatingPointError(f"loss became {loss.item()} at epoch {epoch}; try a smaller lr")
+            loss = loss_of(batch, context, noise)
+            if not torch.isfinite(loss):  # stop at once: a step on a non-finite loss turns the weights into NaN
+                raise FloatingPointError(f"loss became {loss.item()} in epoch {epoch}; try a smaller lr")
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-            total += loss.item() * len(batch)
-        history.train_loss.append(total / len(x_train))
+            total += loss.detach().double() * len(batch)
+        history.train_loss.append(total.item() / len(x_train))
         if x_val is not None:
-            history.val_loss.append(_mean_loss(model, x_val, batch_size, transform, dev))
+            history.val_loss.append(mean_loss(x_val, y_val))
             if history.val_loss[-1] < best_val:
                 best_val, history.best_epoch = history.val_loss[-1], epoch
                 best_state = copy.deepcopy(model.state_dict())
@@ -162,4 +176,5 @@ def fit(model: nn.Module, train, val=None, *, epochs: int = 100, batch_size: int
     bar.close()
     if best_state is not None:
         model.load_state_dict(best_state)
+    model.eval()
     return history

@@ -1,4 +1,8 @@
-"""Input checks shared by every public function: clear errors that name the argument."""
+"""Input checks shared by every public function: clear errors that name the argument.
+
+Values (NaN, ranges, integer levels) can only be checked on tensors that hold data: on PyTorch's
+shape-only ``meta`` device the value checks are skipped and only types and shapes are checked.
+"""
 
 from __future__ import annotations
 
@@ -35,19 +39,56 @@ def as_float_tensor(x, name: str, *, ndim: int | tuple[int, ...] | None = None,
         raise ValueError(f"{name} must have last dimension {last_dim}, got shape {tuple(x.shape)}")
     if not allow_empty and x.numel() == 0:
         raise ValueError(f"{name} must not be empty, got shape {tuple(x.shape)}")
-    if not torch.isfinite(x).all():
+    if has_values(x) and not torch.isfinite(x).all():
         raise ValueError(f"{name} contains NaN or infinite values")
     return x
 
 
-def as_level_images(x, name: str, image_shape: tuple[int, ...], levels: int) -> torch.Tensor:
-    """``x`` as float images of shape (B, *image_shape) holding integer grey levels 0..levels-1."""
+def has_values(x: torch.Tensor) -> bool:
+    """False for tensors on the ``meta`` device, which have a shape but no data to check."""
+    return x.device.type != "meta"
+
+
+def check_tensor(x, name: str, *, ndim: int | None = None, min_ndim: int = 0, last_dim: int | None = None) -> None:
+    """Type and shape checks only (no values, so no host synchronisation): for the math inside training loops."""
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
+    if ndim is not None and x.dim() != ndim:
+        raise ValueError(f"{name} must have {ndim} dimensions, got shape {tuple(x.shape)}")
+    if x.dim() < min_ndim:
+        raise ValueError(f"{name} must have at least {min_ndim} dimensions, got shape {tuple(x.shape)}")
+    if last_dim is not None and (x.dim() == 0 or x.shape[-1] != last_dim):
+        raise ValueError(f"{name} must have last dimension {last_dim}, got shape {tuple(x.shape)}")
+
+
+def as_level_images(x, name: str, image_shape: tuple[int, ...], levels: int, *, integer: bool = True) -> torch.Tensor:
+    """``x`` as float images of shape (B, *image_shape) holding integer grey levels 0..levels-1, or, with
+    ``integer=False``, dequantized levels in [0, levels)."""
     x = as_float_tensor(x, name)
     if tuple(x.shape[1:]) != tuple(image_shape):
         raise ValueError(f"{name} must have shape (B, {', '.join(map(str, image_shape))}), got {tuple(x.shape)}")
-    if (x < 0).any() or (x > levels - 1).any() or (x != torch.round(x)).any():
+    if not has_values(x):
+        return x
+    if integer and ((x < 0).any() or (x > levels - 1).any() or (x != torch.round(x)).any()):
         raise ValueError(f"{name} must hold integer grey levels in [0, {levels - 1}]")
+    if not integer and ((x < 0).any() or (x >= levels).any()):
+        raise ValueError(f"{name} must hold dequantized grey levels in [0, {levels})")
     return x
+
+
+def as_class_labels(labels, name: str, n: int, classes: int) -> torch.Tensor:
+    """``labels`` as an int64 tensor of shape (n,) with values in [0, classes)."""
+    if isinstance(labels, np.ndarray):
+        labels = torch.from_numpy(labels)
+    if not isinstance(labels, torch.Tensor):
+        raise TypeError(f"{name} must be a tensor of class labels, got {type(labels).__name__}")
+    if labels.is_floating_point() or labels.is_complex() or labels.dtype == torch.bool:
+        raise TypeError(f"{name} must hold integer class labels, got dtype {labels.dtype}")
+    if tuple(labels.shape) != (n,):
+        raise ValueError(f"{name} must have shape ({n},), one label per example, got {tuple(labels.shape)}")
+    if has_values(labels) and ((labels < 0).any() or (labels >= classes).any()):
+        raise ValueError(f"{name} must hold class labels in [0, {classes - 1}]")
+    return labels.long()
 
 
 def positive_int(value, name: str, *, minimum: int = 1) -> int:

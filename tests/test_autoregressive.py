@@ -144,14 +144,37 @@ def test_discretized_logistic_mixture_is_normalised_and_peaks_at_the_mean():
     assert log_p[0, :, 0, 0].argmax().item() == 12             # level 12 ↔ 2·12/16 − 1 = 0.5
 
 
-def test_class_conditional_gated_pixelcnn_uses_the_label():
+def test_class_conditional_gated_pixelcnn_is_a_distribution_for_every_label():
     torch.manual_seed(0)
-    model = GatedPixelCNN((1, 4, 4), 3, channels=8, layers=2, classes=10).eval()
-    x = torch.randint(0, 3, (2, 1, 4, 4)).float()
-    model.labels = torch.tensor([0, 0])
-    a = model.log_prob(x)
-    model.labels = torch.tensor([3, 3])
-    assert not torch.allclose(a, model.log_prob(x))
+    model = GatedPixelCNN((1, 2, 2), 3, channels=8, layers=2, classes=4).eval()
+    with torch.no_grad():
+        model.class_bias.weight.normal_()          # labels that matter (the embedding starts near zero anyway)
+    every = torch.tensor(list(itertools.product(range(3), repeat=4)), dtype=torch.float32).reshape(-1, 1, 2, 2)
+    with torch.no_grad():
+        probs = torch.stack([model.log_prob(every, context=torch.full((81,), label)).exp() for label in range(4)])
+    assert torch.allclose(probs.sum(1), torch.ones(4), atol=1e-5)        # p(x | y) sums to one for each y
+    total_variation = 0.5 * (probs[:, None] - probs[None]).abs().sum(-1)  # (4, 4) between labels
+    assert total_variation[~torch.eye(4, dtype=torch.bool)].min() > 0.01  # and the labels change it
+
+
+def test_fit_trains_a_class_conditional_model_with_the_labels_as_context():
+    """Two classes, each always the same 2×2 image: p(x | y) can be learned exactly, p(x) only up to ln 2."""
+    from course_lib.data import Dataset
+    from course_lib.evaluation import mean_nll
+    from course_lib.train import fit
+
+    y = torch.arange(200) % 2
+    x = torch.where(y.view(-1, 1, 1, 1) == 1, torch.full((200, 1, 2, 2), 2.0), torch.zeros(200, 1, 2, 2))
+    torch.manual_seed(0)
+    model = GatedPixelCNN((1, 2, 2), 3, channels=16, layers=2, classes=2)
+    fit(model, Dataset(x, y), epochs=150, batch_size=50, lr=1e-2, labels_as_context=True, progress=False)
+    assert not model.training
+    assert mean_nll(model, x, context=y) < 0.05                     # the right label: the image is certain
+    assert mean_nll(model, x, context=1 - y) > 5.0                  # the wrong label: the image is unlikely
+    with pytest.raises(ValueError, match="class-conditional .*pass context=labels"):
+        fit(model, x, epochs=1, progress=False)                     # the labels cannot be forgotten
+    samples = model.sample(40, context=torch.arange(40) % 2, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(samples, x[:40])                             # class 0 → zeros, class 1 → twos
 
 
 @pytest.mark.parametrize("call, error, name", [

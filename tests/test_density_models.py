@@ -19,11 +19,11 @@ from course_lib.models import GaussianKDE, select_bandwidth
 class UniformSquare(DensityModel):
     """The uniform density on [0, 1)²: log p = 0 inside."""
 
-    def log_prob(self, x):
+    def _log_prob(self, x, context):
         return torch.zeros(len(x))
 
-    def sample(self, n):
-        return torch.rand(n, 2)
+    def _sample(self, n, generator, context):
+        return torch.rand(n, 2, generator=generator)
 
 
 def test_protocol_default_loss_is_mean_nll():
@@ -38,7 +38,7 @@ def test_mean_nll_dequantized_uniform_is_zero():
 
 def test_mean_nll_checks_model_output_shape():
     class Broken(UniformSquare):
-        def log_prob(self, x):
+        def _log_prob(self, x, context):
             return torch.zeros(len(x), 1)
 
     with pytest.raises(ValueError, match="log_prob must return shape"):

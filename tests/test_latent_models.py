@@ -143,14 +143,14 @@ def test_ppca_closed_form_is_sklearn_up_to_the_1_over_n_convention():
     pca = PCA(10).fit(x.numpy())  # scikit-learn estimates the covariance with 1/(N - 1)
     assert np.allclose(ours.covariance.numpy(), pca.get_covariance() * (len(x) - 1) / len(x), rtol=1e-6, atol=1e-9)
     eigenvalues = np.sort(np.linalg.eigvalsh(np.cov(x.numpy().T, bias=True)))[::-1]
-    assert ours.sigma2 == pytest.approx(eigenvalues[10:].mean(), rel=1e-9)
+    assert ours.sigma2.item() == pytest.approx(eigenvalues[10:].mean(), rel=1e-9)
 
 
 def test_ppca_em_converges_to_the_closed_form():
     x = _digits()
     closed = PPCA.fit(x, 5)
     em = PPCA.fit(x, 5, method="em", max_iter=5000, tol=1e-11)
-    assert em.sigma2 == pytest.approx(closed.sigma2, rel=1e-6)
+    assert em.sigma2.item() == pytest.approx(closed.sigma2.item(), rel=1e-6)
     assert torch.allclose(em.covariance, closed.covariance, rtol=1e-4, atol=1e-3)
     assert np.all(np.diff(em.log_likelihood_history) >= -1e-9)  # EM: never downhill
 

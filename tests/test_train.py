@@ -8,7 +8,8 @@ import torch
 from torch import nn
 
 from course_lib.models import DensityModel
-from course_lib.train import fit, load_checkpoint, save_checkpoint
+from course_lib.storage import load_checkpoint, save_checkpoint
+from course_lib.train import fit
 
 
 class DiagonalGaussian(DensityModel):
@@ -20,11 +21,11 @@ class DiagonalGaussian(DensityModel):
         self.mean = nn.Parameter(torch.randn(dim))
         self.log_std = nn.Parameter(torch.zeros(dim))
 
-    def log_prob(self, x):
+    def _log_prob(self, x, context):
         return torch.distributions.Normal(self.mean, self.log_std.exp()).log_prob(x).sum(1)
 
-    def sample(self, n):
-        return self.mean + self.log_std.exp() * torch.randn(n, len(self.mean))
+    def _sample(self, n, generator, context):
+        return self.mean + self.log_std.exp() * torch.randn(n, len(self.mean), generator=generator)
 
 
 def _data(shift=3.0, n=256, seed=0):
@@ -112,7 +113,7 @@ def test_failed_write_leaves_the_old_checkpoint(tmp_path, monkeypatch):
 
 WRITER = textwrap.dedent("""
     import sys, torch
-    from course_lib.train import save_checkpoint
+    from course_lib.storage import save_checkpoint
     i = 0
     while True:
         save_checkpoint({"step": i, "w": torch.full((2_000_000,), float(i))}, sys.argv[1])

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from pathlib import Path
 
 from .likelihood import bits_per_dim
 from ..runtime import cache_dir
+from ..storage import atomic_write
 from ..validation import positive_int
 
 BOUNDS = ("exact", "dequantization bound", "ELBO bound", "IWAE estimate")
@@ -48,10 +47,7 @@ def record(model: str, chapter: int, nll_nats: float, dims: int, *, dataset: str
     if not math.isfinite(row["nll_nats"]):
         raise ValueError(f"nll_nats must be finite, got {nll_nats}")
     rows = [r for r in entries() if not (r["model"] == model and r["dataset"] == dataset)] + [row]
-    fd, tmp = tempfile.mkstemp(dir=_path().parent, suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        json.dump(rows, f, indent=1)
-    os.replace(tmp, _path())
+    atomic_write(_path(), lambda f: f.write(json.dumps(rows, indent=1).encode()))
     return row
 
 

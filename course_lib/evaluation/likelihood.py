@@ -5,38 +5,43 @@ from __future__ import annotations
 import math
 
 import torch
-from torch import nn
 
 from ..data import dequantize as dequantize_levels
+from ..models.base import DensityModel, evaluation_mode
 from ..validation import as_float_tensor, generator_or_none, positive_int
 
 
-def mean_nll(model: nn.Module, x, *, dequantize: bool = False, batch_size: int = 512,
+def mean_nll(model: DensityModel, x, *, context=None, dequantize: bool = False, batch_size: int = 512,
              generator: torch.Generator | None = None) -> float:
-    """Mean negative log-likelihood of ``x`` under ``model``, in nats per example.
+    """Mean negative log-likelihood of ``x`` under ``model``, in nats per example, evaluated in eval mode
+    (no dropout; the model's mode is restored after) on the model's device.
 
-    For a discrete model pass the integer data (exact). For a continuous model of integer data
-    pass ``dequantize=True``: each example gets one uniform noise draw and the result is a
-    Monte Carlo estimate of the dequantization bound, -E_u log p(x + u) ≥ -log P(x).
+    For a discrete model pass the integer data (exact). For a continuous model of integer data pass
+    ``dequantize=True``: each example gets one uniform noise draw (from ``generator``) and the result is
+    a Monte Carlo estimate of the dequantization bound, -E_u log p(x + u) ≥ -log P(x).
+    ``context``: the labels of a class-conditional model, shape (N,).
     """
-    if not callable(getattr(model, "log_prob", None)):
-        raise TypeError(f"model must have a log_prob method, got {type(model).__name__}")
+    if not isinstance(model, DensityModel):
+        raise TypeError(f"model must be a course_lib DensityModel, got {type(model).__name__}")
     x = as_float_tensor(x, "x")
     batch_size = positive_int(batch_size, "batch_size")
     generator_or_none(generator)
-    # Evaluate where the model lives (a GPU model gets GPU batches).
-    tensors = [*model.parameters(), *model.buffers()] if isinstance(model, nn.Module) else []
-    dev = tensors[0].device if tensors else torch.device("cpu")
-    total = 0.0
-    with torch.no_grad():
-        for batch in torch.split(x, batch_size):
-            if dequantize:
-                batch = dequantize_levels(batch, generator)
-            log_p = model.log_prob(batch.to(dev))
+    if not isinstance(dequantize, bool):
+        raise TypeError(f"dequantize must be a bool, got {type(dequantize).__name__}")
+    if dequantize:
+        x = dequantize_levels(x, generator)
+    model._check_ready()
+    x = model.check_input(x)             # validated once; the batches below are not checked again
+    context = model.check_context(context, len(x))
+    total = torch.zeros((), dtype=torch.float64, device=model.device)
+    with evaluation_mode(model):
+        for start in range(0, len(x), batch_size):
+            batch = x[start:start + batch_size]
+            log_p = model._log_prob(batch, None if context is None else context[start:start + batch_size])
             if log_p.shape != (len(batch),):
                 raise ValueError(f"model.log_prob must return shape ({len(batch)},), got {tuple(log_p.shape)}")
-            total += -log_p.double().sum().item()
-    return total / len(x)
+            total = total - log_p.double().sum()
+    return total.item() / len(x)
 
 
 def bits_per_dim(nll_nats: float, dims: int) -> float:

@@ -3,7 +3,7 @@
 from . import mixtures, ppca
 from .autoencoders import LinearAutoencoder
 from .autoregressive import FVSBN, MADE, NADE, AutoregressiveImageModel, CausalConvSequence, GatedPixelCNN, PixelCNN
-from .base import DensityModel
+from .base import DensityModel, ImageModel, Sampler, evaluation_mode
 from .factorized import FactorizedCategorical
 from .gaussian import Gaussian
 from .histogram import HistogramDensity
@@ -13,5 +13,7 @@ from .ppca import PPCA
 from .vae import VAE
 
 __all__ = ["AutoregressiveImageModel", "CausalConvSequence", "DensityModel", "FVSBN", "FactorizedCategorical",
-           "Gaussian", "GaussianKDE", "GaussianMixture", "GatedPixelCNN", "HistogramDensity", "LinearAutoencoder",
-           "MADE", "NADE", "PPCA", "PixelCNN", "VAE", "mixtures", "ppca", "select_bandwidth"]
+           "Gaussian", "GaussianKDE", "GaussianMixture", "GatedPixelCNN", "HistogramDensity", "ImageModel",
+           "LinearAutoencoder",
+           "MADE", "NADE", "PPCA", "PixelCNN", "Sampler", "VAE", "evaluation_mode", "mixtures", "ppca",
+           "select_bandwidth"]

@@ -14,73 +14,80 @@ output (Salimans et al., 2017) as an alternative to the categorical one.
 from __future__ import annotations
 
 import math
+from abc import abstractmethod
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .base import DensityModel
+from .. import randomness
 from ..nn.masked import CausalConv1d, MaskedConv2d, MaskedLinear, made_masks
-from ..validation import as_level_images, generator_or_none, positive_int
+from ..validation import generator_or_none, positive_int
+from .base import ImageModel, evaluation_mode
 
 
-class AutoregressiveImageModel(DensityModel):
-    """Base class: subclasses implement ``log_probs(x) -> (B, L, H, W)`` (normalised over L)."""
+class AutoregressiveImageModel(ImageModel):
+    """Base class: subclasses implement ``_log_probs(x, context) -> (B, L, H, W)`` (normalised over L),
+    where pixel d's distribution depends only on the pixels before it in ``order`` (a buffer: the pixel
+    index drawn at each step, raster order unless a subclass changes it)."""
 
     def __init__(self, image_shape=(1, 8, 8), levels: int = 17):
-        super().__init__()
-        if len(image_shape) != 3 or image_shape[0] != 1:
-            raise ValueError(f"image_shape must be (1, H, W), got {tuple(image_shape)}")
-        self.image_shape = tuple(int(s) for s in image_shape)
-        self.levels = positive_int(levels, "levels", minimum=2)
-        self.pixels = self.image_shape[1] * self.image_shape[2]
-        self.register_buffer("order", torch.arange(self.pixels))  # pixel index drawn at step t: raster
+        super().__init__(image_shape, levels)
+        if self.image_shape[0] != 1:
+            raise ValueError(f"image_shape must be (1, H, W): one channel, got {self.image_shape}")
+        self.register_buffer("order", torch.arange(self.pixels))
 
-    def _check_images(self, x, name: str = "x") -> torch.Tensor:
-        return as_level_images(x, name, self.image_shape, self.levels)
+    def log_probs(self, x, *, context=None) -> torch.Tensor:
+        """Per-pixel log-probabilities of every level given the earlier pixels: (B, 1, H, W) → (B, L, H, W)."""
+        x = self.check_input(x)
+        return self._log_probs(x, self.check_context(context, len(x)))
 
-    def scaled(self, x: torch.Tensor) -> torch.Tensor:
-        """Grey levels → [-1, 1], on the model's device and dtype."""
-        return (x / (self.levels - 1) * 2 - 1).to(self.order.device, torch.get_default_dtype())
+    @abstractmethod
+    def _log_probs(self, x: torch.Tensor, context: torch.Tensor | None) -> torch.Tensor:
+        """The network: checked images (B, 1, H, W) → log-probabilities (B, L, H, W)."""
 
-    def log_probs(self, x: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    def log_prob(self, x) -> torch.Tensor:
+    def _log_prob(self, x, context):
         """Exact log P(x) = Σ_d log p(x_d | x_<d), (B, 1, H, W) → (B,), nats per image."""
-        x = self._check_images(x)
-        log_probs = self.log_probs(x)
-        target = x.to(log_probs.device).long()                                   # (B, 1, H, W)
-        return log_probs.gather(1, target).sum((1, 2, 3))
+        return self._log_probs(x, context).gather(1, x.long()).sum((1, 2, 3))
 
-    @torch.no_grad()
-    def sample(self, n: int, observed=None, known=None, generator: torch.Generator | None = None) -> torch.Tensor:
-        """Draw n images pixel by pixel in the model's order: one network pass per pixel (O(D) passes).
+    def sample(self, n: int, generator: torch.Generator | None = None, *, context=None, observed=None,
+               known=None) -> torch.Tensor:
+        """Draw n images pixel by pixel in the model's order: one network pass per pixel (D passes).
 
         ``observed`` (n, 1, H, W) and boolean ``known`` (same shape or (1, H, W)): pixels to keep, e.g. the
-        top half of a digit; only the others are sampled (completion / inpainting).
+        top half of a digit; the others are sampled given them (completion / inpainting).
+        ``context``: the labels of a class-conditional model, shape (n,).
         """
         n = positive_int(n, "n")
         generator_or_none(generator)
-        x = torch.zeros(n, *self.image_shape)
-        keep = torch.zeros(n, *self.image_shape, dtype=torch.bool)
+        context = self.check_context(context, n)
         if observed is not None:
-            x = self._check_images(observed, "observed").clone().float()
-            if len(x) != n:
-                raise ValueError(f"observed must hold n={n} images, got {len(x)}")
-            if known is None or not isinstance(known, torch.Tensor) or known.dtype != torch.bool:
+            observed = self.check_input(observed, "observed")
+            if len(observed) != n:
+                raise ValueError(f"observed must hold n={n} images, got {len(observed)}")
+            if not isinstance(known, torch.Tensor) or known.dtype != torch.bool:
                 raise TypeError("known must be a boolean tensor saying which pixels of observed to keep")
-            keep = known.expand(n, *self.image_shape)
-        was_training = self.training
-        self.eval()
-        for pixel in self.order.tolist():
-            row, col = divmod(pixel, self.image_shape[2])
-            if keep[:, 0, row, col].all():
-                continue
-            probs = self.log_probs(x)[:, :, row, col].exp().cpu().double()
-            drawn = torch.multinomial(probs, 1, generator=generator)[:, 0].float()
-            x[:, 0, row, col] = torch.where(keep[:, 0, row, col], x[:, 0, row, col], drawn)
-        self.train(was_training)
+            if tuple(known.shape) not in (self.image_shape, (n, *self.image_shape)):
+                raise ValueError(f"known must have shape {self.image_shape} or ({n}, {', '.join(map(str, self.image_shape))}), "
+                                 f"got {tuple(known.shape)}")
+            known = known.to(self.device).expand(n, *self.image_shape)
+        elif known is not None:
+            raise ValueError("known needs observed: the images whose known pixels are kept")
+        with evaluation_mode(self):
+            return self._sample(n, generator, context, observed, known)
+
+    def _sample(self, n, generator, context, observed=None, known=None):
+        x = observed.clone() if observed is not None else torch.zeros(n, *self.image_shape, device=self.device)
+        flat = x.view(n, -1)                                  # a view: writing a pixel writes x
+        keep = None if known is None else known.reshape(n, -1)
+        for step in range(self.pixels):
+            # The pixel index stays on the device (no host read), so sampling runs unchanged on a GPU.
+            pixel = self.order[step].view(1)
+            probs = self._log_probs(x, context).flatten(2).index_select(2, pixel).squeeze(2).exp()   # (n, L)
+            drawn = randomness.categorical(probs, generator=generator).to(x.dtype)
+            if keep is not None:
+                drawn = torch.where(keep.index_select(1, pixel).squeeze(1), flat.index_select(1, pixel).squeeze(1), drawn)
+            flat.index_copy_(1, pixel, drawn[:, None])
         return x
 
 
@@ -98,7 +105,7 @@ class FVSBN(AutoregressiveImageModel):
         (mask,) = made_masks(self.order, [], outputs_per_input=levels)
         self.linear = MaskedLinear(self.pixels, self.pixels * levels, mask)
 
-    def log_probs(self, x):
+    def _log_probs(self, x, context):
         return _as_image_log_probs(self.linear(self.scaled(x).reshape(len(x), -1)), self.levels, self.image_shape)
 
 
@@ -109,12 +116,12 @@ class NADE(AutoregressiveImageModel):
     def __init__(self, image_shape=(1, 8, 8), levels: int = 17, hidden: int = 128):
         super().__init__(image_shape, levels)
         hidden = positive_int(hidden, "hidden")
-        self.w = nn.Parameter(torch.randn(hidden, self.pixels) * 0.05)
+        self.w = nn.Parameter(nn.init.normal_(torch.empty(hidden, self.pixels), std=0.05))
         self.c = nn.Parameter(torch.zeros(hidden))
-        self.v = nn.Parameter(torch.randn(levels, self.pixels, hidden) * 0.05)
+        self.v = nn.Parameter(nn.init.normal_(torch.empty(levels, self.pixels, hidden), std=0.05))
         self.b = nn.Parameter(torch.zeros(levels, self.pixels))
 
-    def log_probs(self, x):
+    def _log_probs(self, x, context):
         xs = self.scaled(x).reshape(len(x), -1)                                   # (B, D), raster = order
         contributions = xs[:, :, None] * self.w.T[None]                           # (B, D, H): W_{:,d} x_d
         a = self.c + torch.cumsum(contributions, dim=1) - contributions           # exclusive: pixels < d
@@ -138,7 +145,7 @@ class MADE(AutoregressiveImageModel):
         generator = torch.Generator().manual_seed(seed)
         orders, masks = [], []
         for k in range(self.n_masks):
-            order = torch.arange(self.pixels) if k == 0 else torch.randperm(self.pixels, generator=generator)
+            order = torch.arange(self.pixels) if k == 0 else randomness.permutation(self.pixels, generator=generator)
             ranks = torch.empty_like(order)
             ranks[order] = torch.arange(self.pixels)
             orders.append(order)
@@ -146,53 +153,57 @@ class MADE(AutoregressiveImageModel):
         self.register_buffer("orders", torch.stack(orders))
         for i in range(len(self.layers)):
             self.register_buffer(f"masks_{i}", torch.stack([m[i] for m in masks]))
-        self.current = 0
-        self.use_mask(0)
+        self.register_buffer("current", torch.zeros((), dtype=torch.long))   # the mask in use: part of the state
+        self._use_mask(self.current)
 
     def use_mask(self, k: int) -> None:
         """Switch every layer (and the sampling order) to mask k."""
-        if not 0 <= k < self.n_masks:
-            raise ValueError(f"k must be in [0, {self.n_masks - 1}], got {k}")
-        self.current = k
-        for i, layer in enumerate(self.layers):
-            layer.set_mask(getattr(self, f"masks_{i}")[k])
-        self.order.copy_(self.orders[k])
+        if isinstance(k, bool) or not isinstance(k, int) or not 0 <= k < self.n_masks:
+            raise ValueError(f"k must be an int in [0, {self.n_masks - 1}], got {k!r}")
+        self._use_mask(torch.tensor(k, device=self.device))
 
-    def log_probs(self, x):
+    def _use_mask(self, k: torch.Tensor) -> None:
+        # k is a 0-dim tensor on the model's device: switching masks never reads a value back to the host
+        self.current.copy_(k)
+        for i, layer in enumerate(self.layers):
+            layer.mask.copy_(getattr(self, f"masks_{i}").index_select(0, k.view(1))[0])
+        self.order.copy_(self.orders.index_select(0, k.view(1))[0])
+
+    def _log_probs(self, x, context):
         h = self.scaled(x).reshape(len(x), -1)
         for layer in self.layers[:-1]:
             h = torch.relu(layer(h))
         return _as_image_log_probs(self.layers[-1](h), self.levels, self.image_shape)
 
-    def loss(self, x):
+    def _loss(self, x, context, generator):
         if self.n_masks > 1:
-            self.use_mask((self.current + 1) % self.n_masks)  # a different order every batch
-        return -super().log_prob(x).mean()
+            self._use_mask((self.current + 1) % self.n_masks)  # a different order every batch
+        return -super()._log_prob(x, context).mean()
 
-    def log_prob(self, x):
+    def _log_prob(self, x, context):
         if self.n_masks == 1:
-            return super().log_prob(x)
-        start, per_mask = self.current, []
+            return super()._log_prob(x, context)
+        start, per_mask = self.current.clone(), []
         for k in range(self.n_masks):
-            self.use_mask(k)
-            per_mask.append(super().log_prob(x))
-        self.use_mask(start)
+            self._use_mask(torch.tensor(k, device=self.device))
+            per_mask.append(super()._log_prob(x, context))
+        self._use_mask(start)
         return torch.logsumexp(torch.stack(per_mask), dim=0) - math.log(self.n_masks)
 
-    @torch.no_grad()
-    def sample(self, n, observed=None, known=None, generator=None):
+    def _sample(self, n, generator, context, observed=None, known=None):
         """Ancestral sampling from the mixture: each image picks one of the K masks uniformly, then its
-        pixels are drawn in that mask's order."""
-        n = positive_int(n, "n")
-        start = self.current
-        which = torch.randint(0, self.n_masks, (n,), generator=generator)
-        images = torch.zeros(n, *self.image_shape)
-        for k in which.unique().tolist():
-            chosen = which == k
-            self.use_mask(k)
-            images[chosen] = super().sample(int(chosen.sum()), None if observed is None else observed[chosen],
-                                            known if known is None or known.dim() == 3 else known[chosen], generator)
-        self.use_mask(start)
+        pixels are drawn in that mask's order. (All K orders are run for all n images and each image
+        keeps its own: K times the work, but no host read of which masks were picked.)"""
+        if self.n_masks == 1:
+            return super()._sample(n, generator, context, observed, known)
+        start = self.current.clone()
+        which = randomness.integers(self.n_masks, (n,), generator=generator, device=self.device)
+        images = torch.zeros(n, *self.image_shape, device=self.device)
+        for k in range(self.n_masks):
+            self._use_mask(torch.tensor(k, device=self.device))
+            drawn = super()._sample(n, generator, context, observed, known)
+            images = torch.where((which == k).view(n, 1, 1, 1), drawn, images)
+        self._use_mask(start)
         return images
 
 
@@ -250,7 +261,7 @@ class PixelCNN(AutoregressiveImageModel):
         self.body = nn.Sequential(*body)
         self.head = _OutputHead(channels, levels, output, mixtures)
 
-    def log_probs(self, x):
+    def _log_probs(self, x, context):
         return self.head(self.body(self.scaled(x)))
 
 
@@ -286,7 +297,9 @@ class _GatedLayer(nn.Module):
 class GatedPixelCNN(AutoregressiveImageModel):
     """Gated PixelCNN (van den Oord et al., 2016): vertical and horizontal stacks remove the blind spot,
     tanh·sigmoid gates, residual connections in the horizontal stack. ``classes``: optional number of
-    labels for a class-conditional model (a learned bias per class added in every layer)."""
+    labels for a class-conditional model p(x | y) (a learned bias per class added in every layer); its
+    ``log_prob``, ``loss`` and ``sample`` then take ``context=labels``, and ``train.fit`` passes each batch's
+    labels with ``labels_as_context=True``."""
 
     def __init__(self, image_shape=(1, 8, 8), levels: int = 17, channels: int = 64, layers: int = 6,
                  kernel: int = 3, output: str = "categorical", mixtures: int = 5, classes: int | None = None):
@@ -295,15 +308,16 @@ class GatedPixelCNN(AutoregressiveImageModel):
         self.layers = nn.ModuleList(_GatedLayer(1 if i == 0 else channels, channels, kernel, first=i == 0)
                                     for i in range(layers))
         self.head = _OutputHead(channels, levels, output, mixtures)
-        self.class_bias = nn.Embedding(classes, channels) if classes else None
-        self.labels: torch.Tensor | None = None  # set by the caller for conditional training/sampling
+        if classes is not None:
+            self.context_classes = positive_int(classes, "classes")
+        self.class_bias = nn.Embedding(self.context_classes, channels) if self.context_classes else None
 
-    def log_probs(self, x):
+    def _log_probs(self, x, context):
         v = h = self.scaled(x)
         for layer in self.layers:
             v, h = layer(v, h)
-            if self.class_bias is not None and self.labels is not None:
-                h = h + self.class_bias(self.labels.to(h.device))[:, :, None, None]
+            if context is not None:
+                h = h + self.class_bias(context)[:, :, None, None]
         return self.head(h)
 
 
@@ -327,7 +341,7 @@ class CausalConvSequence(AutoregressiveImageModel):
         """How many earlier pixels the last layer can see: 2 (first layer) + Σ (kernel − 1) · dilation."""
         return 2 + sum(self.dilations)
 
-    def log_probs(self, x):
+    def _log_probs(self, x, context):
         h = self.first(self.scaled(x).reshape(len(x), 1, -1))                     # teacher forcing: all t at once
         for conv, mix in zip(self.convs, self.mix):
             value, gate = conv(h).chunk(2, dim=1)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import torch
 
+from .. import randomness
+from ..validation import as_float_tensor, has_values, positive_float, positive_int
 from .base import DensityModel
-from ..validation import as_float_tensor, generator_or_none, positive_float, positive_int
 
 
 class FactorizedCategorical(DensityModel):
@@ -22,6 +23,7 @@ class FactorizedCategorical(DensityModel):
             raise ValueError("probs must be non-negative and sum to 1 over the last dimension")
         self.levels = probs.shape[-1]
         self.register_buffer("probs", probs)
+        self.to(probs.device)
 
     @classmethod
     def fit(cls, x, levels: int, pseudocount: float = 1.0) -> "FactorizedCategorical":
@@ -29,32 +31,33 @@ class FactorizedCategorical(DensityModel):
         x = as_float_tensor(x, "x", ndim=tuple(range(2, 5)))
         levels = positive_int(levels, "levels", minimum=2)
         pseudocount = positive_float(pseudocount, "pseudocount", allow_zero=True)
-        _check_levels(x, levels)
+        _check_levels(x, levels, "x")
         pixels = x.reshape(len(x), -1).long().T  # (P, N): one row of levels per pixel
-        counts = torch.zeros(len(pixels), levels, dtype=torch.float64)
+        counts = torch.zeros(len(pixels), levels, dtype=torch.float64, device=x.device)
         counts.scatter_add_(1, pixels, torch.ones_like(pixels, dtype=torch.float64))  # a histogram per pixel
         counts = (counts + pseudocount).reshape(*x.shape[1:], levels)
         return cls((counts / counts.sum(-1, keepdim=True)).float())
 
-    def log_prob(self, x) -> torch.Tensor:
-        """Σ_d log π_d[x_d] for each example, shape (B, *event_shape) → (B,), in nats."""
-        x = as_float_tensor(x, "x")
+    def check_input(self, x, name: str = "x") -> torch.Tensor:
+        x = as_float_tensor(x, name)
         if tuple(x.shape[1:]) != tuple(self.probs.shape[:-1]):
-            raise ValueError(f"x must have shape (B, {tuple(self.probs.shape[:-1])}), got {tuple(x.shape)}")
-        _check_levels(x, self.levels)
+            raise ValueError(f"{name} must have shape (B, {', '.join(map(str, self.probs.shape[:-1]))}), "
+                             f"got {tuple(x.shape)}")
+        _check_levels(x, self.levels, name)
+        return x.to(self.device)
+
+    def _log_prob(self, x, context):
+        """Σ_d log π_d[x_d] for each example, (B, *event_shape) → (B,), in nats."""
         log_p = torch.log(self.probs).unsqueeze(0).expand(len(x), *self.probs.shape)
         picked = torch.gather(log_p, -1, x.long().unsqueeze(-1)).squeeze(-1)
         return picked.reshape(len(x), -1).sum(1)
 
-    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    def _sample(self, n, generator, context):
         """Every pixel drawn independently from its categorical; shape (n, *event_shape)."""
-        n = positive_int(n, "n")
-        generator_or_none(generator)
-        flat = self.probs.reshape(-1, self.levels)
-        draws = torch.multinomial(flat, n, replacement=True, generator=generator)  # (pixels, n)
-        return draws.T.reshape(n, *self.probs.shape[:-1]).float()
+        draws = randomness.categorical(self.probs.reshape(-1, self.levels), n, generator=generator)  # (pixels, n)
+        return draws.T.reshape(n, *self.probs.shape[:-1]).to(self.probs.dtype)
 
 
-def _check_levels(x: torch.Tensor, levels: int) -> None:
-    if (x < 0).any() or (x > levels - 1).any() or (x != torch.round(x)).any():
-        raise ValueError(f"x must hold integer levels in [0, {levels - 1}]")
+def _check_levels(x: torch.Tensor, levels: int, name: str) -> None:
+    if has_values(x) and ((x < 0).any() or (x > levels - 1).any() or (x != torch.round(x)).any()):
+        raise ValueError(f"{name} must hold integer levels in [0, {levels - 1}]")

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import torch
-from torch.distributions import MultivariateNormal
 
+from .. import randomness
+from ..distributions import gaussian_log_prob, sample_covariance
+from ..validation import as_float_tensor
 from .base import DensityModel
-from ..validation import as_float_tensor, generator_or_none, positive_int
 
 
 class Gaussian(DensityModel):
@@ -22,34 +23,29 @@ class Gaussian(DensityModel):
             raise ValueError("covariance must be symmetric")
         if torch.linalg.eigvalsh(covariance.double()).min() <= 0:
             raise ValueError("covariance must be positive definite")
-        self.register_buffer("mean", mean)
+        self.register_buffer("mean", mean.to(covariance.device))
         self.register_buffer("covariance", covariance)
+        self.to(covariance.device)
 
     @classmethod
     def fit(cls, x) -> "Gaussian":
-        """Maximum-likelihood fit to x of shape (N, D): μ = mean, Σ = (1/N) Σ_n (x_n - μ)(x_n - μ)ᵀ.
+        """Maximum-likelihood fit to x of shape (N, D): μ = mean, Σ = (1/N) Σ_n (x_n − μ)(x_n − μ)ᵀ.
 
-        Note the 1/N (not 1/(N-1)): the MLE is the biased covariance.
+        Note the 1/N (not 1/(N − 1)): the MLE is the biased covariance.
         """
         x = as_float_tensor(x, "x", ndim=2)
         if len(x) <= x.shape[1]:
             raise ValueError(f"x needs more rows than columns for a full-rank covariance, got shape {tuple(x.shape)}")
-        mean = x.mean(0)
-        centered = x - mean
-        return cls(mean, centered.T @ centered / len(x))
+        return cls(*sample_covariance(x))
 
-    def _distribution(self) -> MultivariateNormal:
-        return MultivariateNormal(self.mean, covariance_matrix=self.covariance)
+    def check_input(self, x, name: str = "x") -> torch.Tensor:
+        return as_float_tensor(x, name, ndim=2, last_dim=len(self.mean)).to(self.device)
 
-    def log_prob(self, x) -> torch.Tensor:
-        """log N(x; μ, Σ) for each row of x, shape (B, D) → (B,), in nats."""
-        x = as_float_tensor(x, "x", ndim=2, last_dim=len(self.mean))
-        return self._distribution().log_prob(x.to(self.mean.dtype))
+    def _log_prob(self, x, context):
+        """log N(x; μ, Σ) for each row of x, (B, D) → (B,), in nats (in the model's dtype)."""
+        return gaussian_log_prob(x.to(self.mean.dtype), self.mean, torch.linalg.cholesky(self.covariance))
 
-    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    def _sample(self, n, generator, context):
         """μ + L ε with Σ = L Lᵀ and ε ~ N(0, I); shape (n, D)."""
-        n = positive_int(n, "n")
-        generator_or_none(generator)
-        chol = torch.linalg.cholesky(self.covariance)
-        eps = torch.randn(n, len(self.mean), generator=generator, dtype=self.mean.dtype)
-        return self.mean + eps @ chol.T
+        eps = randomness.normal((n, len(self.mean)), generator=generator, device=self.device, dtype=self.mean.dtype)
+        return self.mean + eps @ torch.linalg.cholesky(self.covariance).T

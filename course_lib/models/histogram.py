@@ -6,8 +6,9 @@ import math
 
 import torch
 
+from .. import randomness
+from ..validation import as_float_tensor, finite_float, positive_float, positive_int
 from .base import DensityModel
-from ..validation import as_float_tensor, finite_float, generator_or_none, positive_float, positive_int
 
 
 class HistogramDensity(DensityModel):
@@ -15,9 +16,11 @@ class HistogramDensity(DensityModel):
 
     p(x) = (c(x) + α) / ((N + α M) · V): c(x) training points share x's bin, M = bins^D bins
     of volume V each, α = ``pseudocount``. With α = 0 an empty bin has density 0 (log p = -inf).
-    Only occupied bins are stored, so D can be large — which is how the curse of
-    dimensionality shows: M grows as bins^D while the occupied bins stay ≤ N.
+    Only occupied bins are stored (buffers ``cells`` (K, D) and ``counts`` (K,)), so D can be large —
+    which is how the curse of dimensionality shows: M grows as bins^D while the occupied bins stay ≤ N.
     """
+
+    _fitted_buffers = ("cells", "counts")
 
     def __init__(self, data, bins: int, low: float, high: float, pseudocount: float = 0.0):
         super().__init__()
@@ -29,45 +32,55 @@ class HistogramDensity(DensityModel):
         self.pseudocount = positive_float(pseudocount, "pseudocount", allow_zero=True)
         if ((data < self.low) | (data >= self.high)).any():
             raise ValueError(f"data must lie in [low, high) = [{self.low}, {self.high})")
-        self.dim, self.n = data.shape[1], len(data)
+        self.dim = data.shape[1]
         self.width = (self.high - self.low) / self.bins
         cells, counts = torch.unique(self._cell(data), dim=0, return_counts=True)
         self.register_buffer("cells", cells)
         self.register_buffer("counts", counts)
-        self._count_of = {tuple(c.tolist()): int(k) for c, k in zip(cells, counts)}
+        self.to(data.device)
 
     @property
     def log_num_bins(self) -> float:
+        """log M = D log(bins)."""
         return self.dim * math.log(self.bins)
 
     def _cell(self, x: torch.Tensor) -> torch.Tensor:
         return torch.floor((x - self.low) / self.width).long().clamp(0, self.bins - 1)
 
+    def check_input(self, x, name: str = "x") -> torch.Tensor:
+        return as_float_tensor(x, name, ndim=2, last_dim=self.dim).to(self.device)
+
     def count(self, x) -> torch.Tensor:
         """Number of training points in the bin of each row of x, shape (B, D) → (B,)."""
-        x = as_float_tensor(x, "x", ndim=2, last_dim=self.dim)
-        return torch.tensor([self._count_of.get(tuple(c.tolist()), 0) for c in self._cell(x)])
+        return self._count(self.check_input(x))
 
-    def log_prob(self, x) -> torch.Tensor:
-        """Log-density of each row of x, shape (B, D) → (B,), in nats (-inf outside the support)."""
-        x = as_float_tensor(x, "x", ndim=2, last_dim=self.dim)
-        counts = self.count(x).double()
+    def _count(self, x: torch.Tensor) -> torch.Tensor:
+        cells = self._cell(x)
+        # Compare each query's bin with every occupied bin, a few queries at a time (bounded memory).
+        rows = max(1, 2**24 // max(1, self.cells.numel()))
+        return torch.cat([((part[:, None, :] == self.cells[None]).all(-1).long() * self.counts).sum(1)
+                          for part in torch.split(cells, rows)])
+
+    def _log_prob(self, x, context):
+        """Log-density of each row of x, (B, D) → (B,), in nats (-inf outside the support)."""
+        counts = self._count(x).double()
         alpha = self.pseudocount
-        log_total = torch.logaddexp(torch.tensor(math.log(self.n), dtype=torch.float64),
-                                    torch.tensor(math.log(alpha) + self.log_num_bins if alpha > 0 else -math.inf,
-                                                 dtype=torch.float64))
+        log_n = torch.log(self.counts.sum().double())
+        # log(N + αM) without overflowing M = bins^D
+        log_total = torch.logaddexp(log_n, torch.full_like(log_n, math.log(alpha) + self.log_num_bins)) if alpha > 0 else log_n
         log_p = torch.log(counts + alpha) - log_total - self.dim * math.log(self.width)
         inside = ((x >= self.low) & (x < self.high)).all(dim=1)
-        return torch.where(inside, log_p, torch.tensor(-math.inf, dtype=torch.float64)).to(x.dtype)
+        return torch.where(inside, log_p, torch.full_like(log_p, -math.inf)).to(x.dtype)
 
-    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    def _sample(self, n, generator, context):
         """Choose a bin with probability (c + α)/(N + αM), then a uniform point inside it; shape (n, D)."""
-        n = positive_int(n, "n")
-        generator_or_none(generator)
         # (c + α)/(N + αM) is a two-part mixture: occupied bins in proportion to c, or any bin uniformly.
+        total = self.counts.sum().double()
         alpha_mass = self.pseudocount * math.exp(self.log_num_bins) if self.pseudocount else 0.0
-        uniform = torch.rand(n, generator=generator) < alpha_mass / (self.n + alpha_mass)
-        picked = self.cells[torch.multinomial(self.counts.double(), n, replacement=True, generator=generator)]
-        anywhere = torch.randint(0, self.bins, (n, self.dim), generator=generator)
-        cell = torch.where(uniform[:, None], anywhere, picked)
-        return self.low + (cell + torch.rand(n, self.dim, generator=generator)) * self.width
+        anywhere_bin = randomness.uniform((n,), generator=generator, device=self.device,
+                                          dtype=torch.float64) < alpha_mass / (total + alpha_mass)
+        picked = self.cells[randomness.categorical(self.counts.double(), n, generator=generator)]
+        anywhere = randomness.integers(self.bins, (n, self.dim), generator=generator, device=self.device)
+        cell = torch.where(anywhere_bin[:, None], anywhere, picked)
+        offset = randomness.uniform((n, self.dim), generator=generator, device=self.device)
+        return self.low + (cell + offset) * self.width

@@ -6,16 +6,20 @@ import math
 
 import torch
 
+from .. import randomness
+from ..distributions import pairwise_diagonal_gaussian_log_prob
+from ..validation import as_float_tensor, positive_float, positive_int
 from .base import DensityModel
-from ..validation import as_float_tensor, generator_or_none, positive_float, positive_int
 
 
 class GaussianKDE(DensityModel):
     """p(x) = 1/N Σ_n N(x; x_n, h² I): one isotropic Gaussian bump of width h on every data point.
 
     ``data`` has shape (N, *event_shape); examples are flattened to D = prod(event_shape) numbers.
-    ``bandwidth`` h is in the units of the data.
+    ``bandwidth`` h is in the units of the data. The centres are a buffer (they move with ``.to()``).
     """
+
+    _fitted_buffers = ("centers",)
 
     def __init__(self, data, bandwidth: float):
         super().__init__()
@@ -23,43 +27,50 @@ class GaussianKDE(DensityModel):
         self.bandwidth = positive_float(bandwidth, "bandwidth")
         self.event_shape = tuple(data.shape[1:])
         self.register_buffer("centers", data.reshape(len(data), -1).clone())
+        self.to(data.device)  # the model lives where its data were given
 
     @property
     def dim(self) -> int:
         return self.centers.shape[1]
 
-    def log_prob(self, x, chunk: int = 1024) -> torch.Tensor:
-        """Log-density of each example of x, shape (B, *event_shape) → (B,), in nats."""
-        x = as_float_tensor(x, "x")
+    def check_input(self, x, name: str = "x") -> torch.Tensor:
+        x = as_float_tensor(x, name)
         if tuple(x.shape[1:]) != self.event_shape:
-            raise ValueError(f"x must have shape (B, {', '.join(map(str, self.event_shape))}), got {tuple(x.shape)}")
-        flat = x.reshape(len(x), -1).to(self.centers)  # the centres' device and dtype
-        h2 = self.bandwidth ** 2
-        log_norm = math.log(len(self.centers)) + 0.5 * self.dim * math.log(2 * math.pi * h2)
-        out = []
-        for part in torch.split(flat, chunk):   # bounded memory: a (chunk, N) distance matrix at a time
-            sq_dist = torch.cdist(part, self.centers).pow(2)
-            out.append(torch.logsumexp(-sq_dist / (2 * h2), dim=1) - log_norm)
-        return torch.cat(out)
+            raise ValueError(f"{name} must have shape (B, {', '.join(map(str, self.event_shape))}), got {tuple(x.shape)}")
+        return x.to(self.device)
 
-    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    def log_prob(self, x, *, context=None, chunk: int = 1024) -> torch.Tensor:
+        """Log-density of each example of x, shape (B, *event_shape) → (B,), in nats; ``chunk`` rows of x
+        at a time, so memory stays bounded by a (chunk, N) matrix."""
+        chunk = positive_int(chunk, "chunk")
+        x = self.check_input(x)
+        return self._log_prob(x, self.check_context(context, len(x)), chunk)
+
+    def _log_prob(self, x, context, chunk: int = 1024):
+        flat = x.reshape(len(x), -1).to(self.centers.dtype)
+        variance = torch.full((1, self.dim), self.bandwidth ** 2, dtype=flat.dtype, device=self.device)
+        return torch.cat([torch.logsumexp(pairwise_diagonal_gaussian_log_prob(part, self.centers, variance), dim=1)
+                          for part in torch.split(flat, chunk)]) - math.log(len(self.centers))
+
+    def _sample(self, n, generator, context):
         """Pick a data point uniformly, add N(0, h² I) noise; shape (n, *event_shape)."""
-        n = positive_int(n, "n")
-        generator_or_none(generator)
-        index = torch.randint(0, len(self.centers), (n,), generator=generator)
-        noise = torch.randn(n, self.dim, generator=generator, dtype=self.centers.dtype)
+        index = randomness.integers(len(self.centers), (n,), generator=generator, device=self.device)
+        noise = randomness.normal((n, self.dim), generator=generator, device=self.device, dtype=self.centers.dtype)
         return (self.centers[index] + self.bandwidth * noise).reshape(n, *self.event_shape)
 
 
 def select_bandwidth(train, val, bandwidths) -> tuple[float, torch.Tensor]:
     """The bandwidth (from ``bandwidths``) with the best mean held-out log-likelihood on ``val``.
 
-    Returns (best bandwidth, mean validation log-likelihood for each candidate, nats per example).
+    Returns (best bandwidth, mean validation log-likelihood for each candidate, nats per example, on the CPU).
     The training log-likelihood cannot choose h: it grows without bound as h → 0.
     """
     candidates = as_float_tensor(torch.as_tensor(bandwidths, dtype=torch.float64), "bandwidths", ndim=1)
     if (candidates <= 0).any():
         raise ValueError("bandwidths must all be > 0")
-    scores = torch.stack([GaussianKDE(train, float(h)).log_prob(val).mean() for h in candidates])
-    scores = scores.cpu()
+    train = as_float_tensor(train, "train")
+    val = as_float_tensor(val, "val")
+    if val.shape[1:] != train.shape[1:]:
+        raise ValueError(f"val examples have shape {tuple(val.shape[1:])}, train examples {tuple(train.shape[1:])}")
+    scores = torch.stack([GaussianKDE(train, float(h))._log_prob(val.to(train.device), None).mean() for h in candidates]).cpu()
     return float(candidates[scores.argmax()]), scores

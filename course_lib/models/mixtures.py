@@ -12,8 +12,10 @@ import math
 
 import torch
 
-from .base import DensityModel
+from .. import randomness
+from ..distributions import gaussian_log_prob, pairwise_diagonal_gaussian_log_prob
 from ..validation import as_float_tensor, generator_or_none, positive_float, positive_int
+from .base import DensityModel
 
 COVARIANCE_TYPES = ("full", "diag")
 INIT_PARAMS = ("kmeans++", "random")
@@ -27,30 +29,23 @@ def kmeans_plus_plus(x: torch.Tensor, k: int, generator: torch.Generator | None 
     generator_or_none(generator)
     if k > len(x):
         raise ValueError(f"k must be ≤ the {len(x)} data points, got {k}")
-    centers = [x[torch.randint(0, len(x), (1,), generator=generator)].squeeze(0)]
+    centers = [x[randomness.integers(len(x), (), generator=generator, device=x.device)]]
     closest = ((x - centers[0]) ** 2).sum(1)
     for _ in range(1, k):
-        probs = closest / closest.sum() if closest.sum() > 0 else torch.full_like(closest, 1 / len(x))
-        centers.append(x[torch.multinomial(probs, 1, generator=generator)].squeeze(0))
+        # all points equally likely once every point coincides with a centre (closest is all zeros)
+        weights = torch.where(closest.sum() > 0, closest, torch.ones_like(closest))
+        centers.append(x[randomness.categorical(weights, generator=generator)])
         closest = torch.minimum(closest, ((x - centers[-1]) ** 2).sum(1))
     return torch.stack(centers)
 
 
 def component_log_densities(x: torch.Tensor, means: torch.Tensor, covariances: torch.Tensor,
                             covariance_type: str) -> torch.Tensor:
-    """log N(x_n; μ_k, Σ_k) for every point and component: (N, D) → (N, K), via Cholesky factors."""
-    d = x.shape[1]
+    """log N(x_n; μ_k, Σ_k) for every point and component: (N, D) → (N, K) (``distributions``: Cholesky
+    factors for full covariances, three matrix products for diagonal ones)."""
     if covariance_type == "diag":
-        # Σ_k diagonal: Σ_d (x_d - μ_kd)² / σ²_kd expanded into three matrix products (no (N, K, D) tensor).
-        precisions = 1.0 / covariances
-        sq = (x * x) @ precisions.T - 2 * x @ (means * precisions).T + (means ** 2 * precisions).sum(1)[None]
-        return -0.5 * (sq + torch.log(covariances).sum(-1)[None] + d * math.log(2 * math.pi))
-    chol = torch.linalg.cholesky(covariances)                                   # (K, D, D)
-    diff = (x[None] - means[:, None, :]).transpose(1, 2)                        # (K, D, N)
-    solved = torch.linalg.solve_triangular(chol, diff, upper=False)             # L⁻¹ (x - μ)
-    sq = (solved ** 2).sum(1).T                                                 # (N, K)
-    log_det = 2 * torch.log(torch.diagonal(chol, dim1=-2, dim2=-1)).sum(-1)     # log |Σ_k|
-    return -0.5 * (sq + log_det[None] + d * math.log(2 * math.pi))
+        return pairwise_diagonal_gaussian_log_prob(x, means, covariances)
+    return gaussian_log_prob(x, means, torch.linalg.cholesky(covariances))
 
 
 def e_step(x, weights, means, covariances, covariance_type="full") -> tuple[torch.Tensor, torch.Tensor]:
@@ -72,17 +67,20 @@ def m_step(x, resp, covariance_type="full", reg_covar=1e-6) -> tuple[torch.Tenso
     else:
         diff = x[None] - means[:, None, :]                                       # (K, N, D)
         covariances = torch.einsum("nk,kni,knj->kij", resp, diff, diff) / nk[:, None, None]
-        covariances = covariances + reg_covar * torch.eye(x.shape[1], dtype=x.dtype)
+        covariances = covariances + reg_covar * torch.eye(x.shape[1], dtype=x.dtype, device=x.device)
     return nk / len(x), means, covariances
 
 
 class GaussianMixture(DensityModel):
     """p(x) = Σ_k π_k N(x; μ_k, Σ_k): the generative story "pick z ~ Cat(π), then x ~ N(μ_z, Σ_z)".
 
-    After ``fit``: ``weights``, ``means``, ``covariances``, ``log_likelihood_history`` (mean
-    log-likelihood of the training data at the start of each iteration and at the end, best
-    restart) and, with ``record=True``, ``snapshots``: the parameters at every iteration.
+    Fitted state (buffers, empty until ``fit``; float64): ``weights`` (K,), ``means`` (K, D),
+    ``covariances`` (K, D, D) or (K, D), ``log_likelihood_history`` (mean log-likelihood of the training
+    data at the start of each iteration and at the end, best restart) and ``converged``. With
+    ``record=True``, ``snapshots`` keeps the parameters at every iteration (for the EM stepper).
     """
+
+    _fitted_buffers = ("weights", "means", "covariances", "log_likelihood_history")
 
     def __init__(self, n_components: int, covariance_type: str = "full", reg_covar: float = 1e-6,
                  max_iter: int = 100, tol: float = 1e-3, n_init: int = 1, init_params: str = "kmeans++",
@@ -100,32 +98,42 @@ class GaussianMixture(DensityModel):
             raise ValueError(f"init_params must be one of {INIT_PARAMS}, got {init_params!r}")
         self.init_params = init_params
         self.seed = positive_int(seed, "seed", minimum=0)
-        self.log_likelihood_history: list[float] = []
+        for name in self._fitted_buffers:
+            self.register_buffer(name, torch.empty(0, dtype=torch.float64))
+        self.register_buffer("converged", torch.tensor(False))
         self.snapshots: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
-        self.converged = False
 
     # -- fitting -------------------------------------------------------------------------------
+
+    def _check_data(self, x, name: str = "x") -> torch.Tensor:
+        x = as_float_tensor(x, name, ndim=2).double().to(self.device)
+        if len(x) < self.n_components:
+            raise ValueError(f"{name} has {len(x)} rows, fewer than n_components={self.n_components}")
+        return x
 
     def initial_parameters(self, x, generator: torch.Generator | None = None):
         """Starting (weights, means, covariances) for EM on x (N, D), by ``init_params``: k-means++ centres
         with hard assignments, or K random data points sharing the data covariance."""
-        x = as_float_tensor(x, "x", ndim=2).double()
         generator_or_none(generator)
-        if len(x) < self.n_components:
-            raise ValueError(f"x has {len(x)} rows, fewer than n_components={self.n_components}")
+        return self._initial_parameters(self._check_data(x), generator)
+
+    def _initial_parameters(self, x, generator):
         if self.init_params == "random":
             # The textbook start: K random data points as means, the data's covariance for every component.
-            means = x[torch.randperm(len(x), generator=generator)[: self.n_components]]
-            weights, _, covariances = m_step(x, torch.ones(len(x), 1, dtype=x.dtype), self.covariance_type,
-                                             self.reg_covar)
+            means = x[randomness.permutation(len(x), generator=generator, device=x.device)[: self.n_components]]
+            _, _, covariances = m_step(x, torch.ones(len(x), 1, dtype=x.dtype, device=x.device),
+                                       self.covariance_type, self.reg_covar)
             covariances = covariances.expand(self.n_components, *covariances.shape[1:]).clone()
-            return torch.full((self.n_components,), 1 / self.n_components, dtype=x.dtype), means, covariances
+            weights = torch.full((self.n_components,), 1 / self.n_components, dtype=x.dtype, device=x.device)
+            return weights, means, covariances
         centers = kmeans_plus_plus(x, self.n_components, generator)
         nearest = torch.cdist(x, centers).argmin(1)
         resp = torch.nn.functional.one_hot(nearest, self.n_components).to(x.dtype)
         return m_step(x, resp, self.covariance_type, self.reg_covar)
 
     def _run_em(self, x, params, record):
+        """EM from ``params`` as scikit-learn runs it: E-step (scoring the current parameters), M-step, and stop
+        once the score gained less than ``tol`` since the previous E-step; then score the final parameters."""
         history, snapshots = [], []
         weights, means, covariances = params
         previous = -math.inf
@@ -135,42 +143,41 @@ class GaussianMixture(DensityModel):
                 snapshots.append((weights, means, covariances))
             log_resp, mean_ll = e_step(x, weights, means, covariances, self.covariance_type)
             history.append(mean_ll.item())
+            weights, means, covariances = m_step(x, log_resp.exp(), self.covariance_type, self.reg_covar)
             if abs(history[-1] - previous) < self.tol:
                 converged = True
                 break
             previous = history[-1]
-            weights, means, covariances = m_step(x, log_resp.exp(), self.covariance_type, self.reg_covar)
-        else:  # max_iter M-steps done: score the final parameters too
-            if record:
-                snapshots.append((weights, means, covariances))
-            history.append(e_step(x, weights, means, covariances, self.covariance_type)[1].item())
+        if record:
+            snapshots.append((weights, means, covariances))
+        history.append(e_step(x, weights, means, covariances, self.covariance_type)[1].item())
         return (weights, means, covariances), history, snapshots, converged
 
     def fit(self, x, init: tuple | None = None, record: bool = False) -> "GaussianMixture":
-        """Run EM on x (N, D). ``init``: optional (weights, means, covariances) to start from instead
-        of k-means++ (then a single run). ``record``: keep the parameters of every iteration."""
-        x = as_float_tensor(x, "x", ndim=2).double()
-        if len(x) < self.n_components:
-            raise ValueError(f"x has {len(x)} rows, fewer than n_components={self.n_components}")
+        """Run EM on x (N, D), on the mixture's device. ``init``: optional (weights, means, covariances) to
+        start from instead of k-means++ (then a single run). ``record``: keep the parameters of every iteration."""
+        x = self._check_data(x)
         generator = torch.Generator().manual_seed(self.seed)
         starts = [self._check_init(init, x.shape[1])] if init is not None else \
-            [self.initial_parameters(x, generator) for _ in range(self.n_init)]
+            [self._initial_parameters(x, generator) for _ in range(self.n_init)]
         best = None
         for params in starts:
             run = self._run_em(x, params, record)
             if best is None or run[1][-1] > best[1][-1]:
                 best = run
-        (weights, means, covariances), self.log_likelihood_history, self.snapshots, self.converged = best
+        (weights, means, covariances), history, self.snapshots, converged = best
         self.weights, self.means, self.covariances = weights, means, covariances
+        self.log_likelihood_history = torch.tensor(history, dtype=torch.float64, device=self.device)
+        self.converged = torch.tensor(converged, device=self.device)
         return self
 
     def _check_init(self, init, dim):
         if not isinstance(init, (tuple, list)) or len(init) != 3:
             raise TypeError("init must be a tuple (weights, means, covariances)")
         k = self.n_components
-        weights = as_float_tensor(init[0], "init weights", ndim=1).double()
-        means = as_float_tensor(init[1], "init means", ndim=2).double()
-        covariances = as_float_tensor(init[2], "init covariances").double()
+        weights = as_float_tensor(init[0], "init weights", ndim=1).double().to(self.device)
+        means = as_float_tensor(init[1], "init means", ndim=2).double().to(self.device)
+        covariances = as_float_tensor(init[2], "init covariances").double().to(self.device)
         expected = (k, dim, dim) if self.covariance_type == "full" else (k, dim)
         if weights.shape != (k,) or means.shape != (k, dim) or covariances.shape != expected:
             raise ValueError(f"init shapes must be ({k},), ({k}, {dim}), {expected}; got {tuple(weights.shape)}, "
@@ -181,31 +188,30 @@ class GaussianMixture(DensityModel):
 
     # -- the density-model protocol -------------------------------------------------------------
 
-    def _require_fit(self):
-        if not hasattr(self, "means"):
+    def _check_ready(self):
+        if self.means.numel() == 0:
             raise RuntimeError("the mixture is not fitted yet: call fit(x) first")
 
-    def log_prob(self, x) -> torch.Tensor:
+    def check_input(self, x, name: str = "x") -> torch.Tensor:
+        self._check_ready()
+        return as_float_tensor(x, name, ndim=2, last_dim=self.means.shape[1]).to(self.device)
+
+    def _log_prob(self, x, context):
         """log p(x) = logsumexp_k [log π_k + log N(x; μ_k, Σ_k)] for each row: (B, D) → (B,), nats."""
-        self._require_fit()
-        x = as_float_tensor(x, "x", ndim=2, last_dim=self.means.shape[1])
         joint = torch.log(self.weights)[None] + component_log_densities(
             x.double(), self.means, self.covariances, self.covariance_type)
         return torch.logsumexp(joint, dim=1).to(x.dtype)
 
     def responsibilities(self, x) -> torch.Tensor:
         """p(z = k | x) for each row of x: (B, D) → (B, K)."""
-        self._require_fit()
-        x = as_float_tensor(x, "x", ndim=2, last_dim=self.means.shape[1]).double()
+        x = self.check_input(x).double()
         return e_step(x, self.weights, self.means, self.covariances, self.covariance_type)[0].exp()
 
-    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    def _sample(self, n, generator, context):
         """Ancestral sampling: z ~ Cat(π), then x ~ N(μ_z, Σ_z); shape (n, D)."""
-        self._require_fit()
-        n = positive_int(n, "n")
-        generator_or_none(generator)
-        z = torch.multinomial(self.weights, n, replacement=True, generator=generator)
-        eps = torch.randn(n, self.means.shape[1], generator=generator, dtype=self.means.dtype)
+        z = randomness.categorical(self.weights, n, generator=generator)
+        eps = randomness.normal((n, self.means.shape[1]), generator=generator, device=self.device,
+                                dtype=self.means.dtype)
         if self.covariance_type == "diag":
             return self.means[z] + eps * self.covariances[z].sqrt()
         chol = torch.linalg.cholesky(self.covariances)

@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .. import randomness
 from ..validation import positive_int
 
 
@@ -40,7 +41,7 @@ def made_masks(order: torch.Tensor, hidden: list[int], outputs_per_input: int = 
     Returns the masks of shapes (h1, D), (h2, h1), …, (outputs_per_input · D, h_last).
     """
     d = len(order)
-    hidden_degrees = [torch.randint(1, max(d, 2), (positive_int(size, "hidden"),), generator=generator)
+    hidden_degrees = [1 + randomness.integers(max(d - 1, 1), (positive_int(size, "hidden"),), generator=generator)
                       for size in hidden]
     return masks_from_degrees(order.long() + 1, hidden_degrees, (order.long() + 1).repeat(outputs_per_input))
 

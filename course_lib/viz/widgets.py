@@ -280,7 +280,7 @@ def completion_figure(model, image, region: str, n: int = 6, seed: int = 0) -> F
     image = as_float_tensor(image, "image", ndim=3)
     known = occlusion_mask(region, image.shape[1], image.shape[2])
     completions = model.sample(n, observed=image.expand(n, *image.shape), known=known,
-                               generator=torch.Generator().manual_seed(seed))
+                               generator=torch.Generator().manual_seed(seed)).cpu()
     shown = torch.where(known, image, torch.full_like(image, float("nan")))
     vmax = getattr(model, "levels", int(image.max()) + 1) - 1
     fig, axes = plt.subplots(1, n + 2, figsize=(1.3 * (n + 2), 1.8))
