@@ -60,4 +60,4 @@ class FactorizedCategorical(DensityModel):
 
 def _check_levels(x: torch.Tensor, levels: int, name: str) -> None:
     if has_values(x) and ((x < 0).any() or (x > levels - 1).any() or (x != torch.round(x)).any()):
-        raise ValueError(f"{name} must hold integer levels in [0, {levels - 1}]")
+        raise ValueError(f"{name} must hold integer grey levels in [0, {levels - 1}]")
