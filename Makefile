@@ -31,15 +31,19 @@ browser:
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab --notebook-dir=chapters $(ROOT_ARG) $(LAB_ARGS)
 
-test: browser test-lib test-chapters
+# The chapters run first: the student-version test (in test-lib) reuses the models they cached.
+test: browser test-chapters test-lib
 
-# Unit tests of course_lib, repository consistency, exercises (solution passes, stub fails), the browser test.
+# Unit tests of course_lib, the model contract, repository consistency, the student versions (every check
+# fails on its stub, nothing retrains), the browser test.
 test-lib: $(STAMP)
 	$(VPY) -m pytest tests
 
-# Every chapter executed top to bottom; the check cells' asserts are the pass/fail signal.
+# Every chapter executed top to bottom, with the solutions: the check cells' asserts are the pass/fail
+# signal, and every exercise must print its ✔ (the chapter_checks plugin).
 test-chapters: $(STAMP)
-	$(VPY) -m pytest --nbval-lax --nbval-current-env --nbval-cell-timeout=$(CELL_TIMEOUT) -p no:cacheprovider chapters/*.ipynb
+	$(VPY) -m pytest --nbval-lax --nbval-current-env --nbval-cell-timeout=$(CELL_TIMEOUT) -p no:cacheprovider \
+		-p course_lib.teaching.chapter_checks chapters/*.ipynb
 
 # The Jupyter Book (HTML, chapters executed) in _build/html.
 book: $(STAMP)

@@ -51,8 +51,7 @@ from course_lib.evaluation import bits_per_dim, leaderboard, mean_nll
 from course_lib.models import FactorizedCategorical, Gaussian, GaussianKDE, HistogramDensity, select_bandwidth
 from course_lib.runtime import device, seed_everything
 from course_lib.teaching import exercises
-from course_lib.viz import plotting
-from course_lib.viz.widgets import KDEBandwidthExplorer
+from course_lib.viz import KDEBandwidthExplorer, plotting
 
 seed_everything(0)
 torch.set_default_dtype(torch.float64)  # 1D/2D work is tiny; double precision keeps the checks sharp

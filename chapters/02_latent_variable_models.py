@@ -53,11 +53,10 @@ from sklearn.cluster import KMeans
 from course_lib import data
 from course_lib.evaluation import leaderboard, mean_nll
 from course_lib.models import GaussianMixture, LinearAutoencoder, mixtures, PPCA
-from course_lib.runtime import seed_everything
+from course_lib.runtime import cache_dir, seed_everything
 from course_lib.teaching import exercises
 from course_lib.train import fit
-from course_lib.viz import plotting
-from course_lib.viz.widgets import EMStepper
+from course_lib.viz import EMStepper, plotting
 
 seed_everything(0)
 torch.set_default_dtype(torch.float64)  # small problems; double precision keeps the checks sharp
@@ -352,7 +351,8 @@ plotting.image_grid(ppca_cf.sample(32).reshape(-1, image_side, image_side).clamp
 # %%
 q_ae = 5
 autoencoder = LinearAutoencoder(train_flat.mean(0), q_ae)
-history_ae = fit(autoencoder, train_flat, epochs=600, batch_size=100, lr=3e-3, progress=False)
+history_ae = fit(autoencoder, train_flat, epochs=600, batch_size=100, lr=3e-3, progress=False,
+                 checkpoint=cache_dir() / f"ch02_linear_autoencoder_{DATASET}.pt")
 eigenvalues, eigenvectors = torch.linalg.eigh(torch.cov(train_flat.T, correction=0))
 top_q = eigenvectors.flip(1)[:, :q_ae]
 angles = np.degrees(subspace_angles(autoencoder.decoder.weight.detach().numpy(), top_q.numpy()))

@@ -50,8 +50,7 @@ from course_lib.nn import MaskedConv2d, masks_from_degrees
 from course_lib.runtime import cache_dir, device, seed_everything
 from course_lib.teaching import exercises
 from course_lib.train import fit
-from course_lib.viz import plotting
-from course_lib.viz.widgets import CompletionExplorer
+from course_lib.viz import CompletionExplorer, plotting
 
 seed_everything(0)
 split = data.load_dataset(DATASET)
@@ -64,7 +63,6 @@ def train(name, model, epochs, lr=1e-3, batch_size=64, patience=8):
     """Train with early stopping (checkpoint in the cache), report the exact test NLL, keep the result."""
     history = fit(model, split.train, split.val, epochs=epochs, batch_size=batch_size, lr=lr, patience=patience,
                   checkpoint=cache_dir() / f"ch03_{name.replace(' ', '_')}_{DATASET}.pt")
-    model.eval()
     seed_everything(len(results))  # later random draws do not depend on whether training ran or was cached
     with torch.no_grad():
         nll = -model.log_prob(split.test.x.to(device())).mean().item()
@@ -345,8 +343,10 @@ exercises.expect_true("every autoregressive model beats independent pixels (106.
                       DATASET != "digits" or max(nll for nll, _ in results.values()) < 106.5)
 exercises.expect_true("with 17 levels the categorical output beats the logistic mixture (same PixelCNN)",
                       results["PixelCNN"][0] < results["PixelCNN, logistic mixture"][0])
-exercises.expect_true("the best model beats the 86.7-nat reference, with less than its 190 s of training",
-                      DATASET != "digits" or (results[best_name][0] < 86.7 and results[best_name][1] < 190))
+exercises.expect_true("the best model beats the 86.7-nat reference",
+                      DATASET != "digits" or results[best_name][0] < 86.7)
+print(f"the best model, {best_name}, trained for {results[best_name][1]:.0f} s on this machine "
+      f"(the reference: 190 s on 2 cores)")
 
 # %%
 Markdown(leaderboard.table(DATASET))
@@ -372,8 +372,9 @@ CompletionExplorer(completion_model, split.test.x[:50], n=6)
 # pixels, slow for 784, prohibitive for a megapixel. **Parallel multiscale** autoregressive models
 # (Reed et al., 2017) generate a low-resolution image first and then add groups of pixels that are
 # conditionally independent given the coarser scales, bringing the number of sequential steps down to
-# $O(\log D)$. Below: samples of the best model, and the measured sampling time of an (untrained)
-# gated PixelCNN as the image grows.
+# $O(\log D)$. Below: samples of the best model, and what sampling an (untrained) gated PixelCNN costs
+# as the image grows: the network passes and pixel positions computed are counted (they are what the
+# check asserts); the wall time is measured too, for information, since it depends on the machine.
 
 # %%
 best_model = {"FVSBN": fvsbn, "NADE": nade, "MADE (1 mask)": made, "MADE (4 orders)": made_ensemble,
@@ -384,22 +385,38 @@ plotting.image_grid(best_model.sample(32, generator=torch.Generator().manual_see
                     title=f"samples of the {best_name}");
 
 # %%
-sides, seconds = [4, 8, 12, 16], []
+sides, seconds, passes, positions = [4, 8, 12, 16], [], [], []
 for s in sides:
-    probe = GatedPixelCNN((1, s, s), levels, channels=32, layers=5).eval()
+    probe = GatedPixelCNN((1, s, s), levels, channels=32, layers=5)
+    # Count what sampling does: every network pass runs the output head once, on every pixel position.
+    counts = {"passes": 0, "positions": 0}
+    def count(module, inputs, output, counts=counts):
+        counts["passes"] += 1
+        counts["positions"] += output.shape[-2] * output.shape[-1]
+    hook = probe.head.register_forward_hook(count)
     start = time.perf_counter()
     probe.sample(4, generator=torch.Generator().manual_seed(0))
     seconds.append(time.perf_counter() - start)
+    hook.remove()
+    passes.append(counts["passes"])
+    positions.append(counts["positions"])
 pixels = np.array(sides) ** 2
+work_slope = np.polyfit(np.log(pixels), np.log(positions), 1)[0]
+time_slope = np.polyfit(np.log(pixels[1:]), np.log(seconds[1:]), 1)[0]
 fig, ax = plt.subplots(figsize=(6, 3))
-ax.loglog(pixels, seconds, "o-", label="measured")
+ax.loglog(pixels, seconds, "o-", label=f"measured time (slope {time_slope:.2f})")
 ax.loglog(pixels, seconds[1] * (pixels / pixels[1]) ** 2, "k:", label="∝ D²")
 ax.set(xlabel="pixels D", ylabel="seconds for 4 samples", title="Sequential sampling cost")
-ax.legend(fontsize=8);
+ax.legend(fontsize=8)
+print("network passes per sampling call:", dict(zip(pixels.tolist(), passes)))
+print(f"work (pixel positions computed) grows as D^{work_slope:.2f}; measured time as D^{time_slope:.2f} "
+      f"(on this machine: {', '.join(f'{s:.2f} s' for s in seconds)})")
 
 # %% tags=["check"]
-exercises.expect_true("sampling time grows faster than linearly in the number of pixels",
-                      seconds[-1] / seconds[1] > 1.5 * (pixels[-1] / pixels[1]) ** 0.5)
+exercises.expect_true("sampling makes exactly one network pass per pixel (D passes for D pixels)",
+                      passes == pixels.tolist())
+exercises.expect_true("the work grows as D² (slope of log work against log D within 2 ± 0.05)",
+                      abs(work_slope - 2) < 0.05)
 
 # %% [markdown]
 # ## 10. Binarized digits
@@ -412,8 +429,8 @@ exercises.expect_true("sampling time grows faster than linearly in the number of
 binary = {part: data.binarize(getattr(split, part).x, levels) for part in ("train", "val", "test")}
 binary_results = {}
 for name, model in (("FVSBN (sigmoid belief net)", FVSBN(image_shape, 2)), ("NADE", NADE(image_shape, 2, hidden=64))):
-    fit(model, binary["train"], binary["val"], epochs=60, batch_size=64, lr=3e-3, patience=8, progress=False)
-    model.eval()
+    fit(model, binary["train"], binary["val"], epochs=60, batch_size=64, lr=3e-3, patience=8, progress=False,
+        checkpoint=cache_dir() / f"ch03_binary_{name.split()[0]}_{DATASET}.pt")
     with torch.no_grad():
         binary_results[name] = -model.log_prob(binary["test"].to(device())).mean().item()
 display(Markdown("| model (binarized digits) | test NLL (nats/image) |\n|---|---|\n" + "\n".join(
@@ -422,7 +439,8 @@ display(Markdown("| model (binarized digits) | test NLL (nats/image) |\n|---|---
 # %% [markdown]
 # ## Further exercises (no checks)
 # 5. Train MADE with 8 orders and evaluate with 1, 2, 4 and 8 of them. Why does the ensemble help?
-# 6. Make the gated PixelCNN class-conditional (`classes=10`, set `model.labels`) and sample each digit.
+# 6. Make the gated PixelCNN class-conditional (`classes=10`): train it with
+#    `fit(..., labels_as_context=True)` and sample each digit with `sample(n, context=labels)`.
 # 7. Why can a fixed raster order not condition on pixels *below* a hidden region? Which order (or
 #    which ensemble of orders, as in MADE) would make "fill in the centre" exact?
 #

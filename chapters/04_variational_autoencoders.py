@@ -44,14 +44,14 @@ import torch
 from IPython.display import Markdown, display
 
 from course_lib import data
+from course_lib.distributions import (importance_weighted_bound, log_mean_exp, reparameterize,
+                                     standard_normal_kl)
 from course_lib.evaluation import leaderboard
-from course_lib.models import PPCA
-from course_lib.models.vae import gaussian_kl, importance_weighted_bound, log_mean_exp, reparameterize, VAE
+from course_lib.models import PPCA, VAE
 from course_lib.runtime import cache_dir, device, seed_everything
 from course_lib.teaching import exercises
 from course_lib.train import fit
-from course_lib.viz import plotting
-from course_lib.viz.widgets import InterpolationExplorer, LatentExplorer
+from course_lib.viz import InterpolationExplorer, LatentExplorer, plotting
 
 seed_everything(0)
 split = data.load_dataset(DATASET)
@@ -121,7 +121,7 @@ def linear_gaussian_elbo(q_mean, q_log_var):
     residual = x_lin[0] - linear.w @ q_mean - linear.mean
     expected_log_lik = (-0.5 * (residual @ residual + (linear.w**2 @ q_log_var.exp()).sum()) / linear.sigma2
                         - 0.5 * len(residual) * math.log(2 * math.pi * linear.sigma2))
-    return expected_log_lik - gaussian_kl(q_mean, q_log_var)
+    return expected_log_lik - standard_normal_kl(q_mean, q_log_var)
 
 
 shifts = torch.linspace(-2, 2, 41)
@@ -283,7 +283,6 @@ checkpoint = cache_dir() / f"ch04_vae_{DATASET}.pt"
 history = fit(vae, split.train, split.val, epochs=1000, batch_size=64, lr=1e-3, patience=30, checkpoint=checkpoint)
 history_fine = fit(vae, split.train, split.val, epochs=100, batch_size=64, lr=1e-4, patience=10,
                    checkpoint=checkpoint.with_suffix(".fine.pt"))  # a short, slower polish
-vae.eval()
 seed_everything(1)  # what follows is the same whether the model was trained now or loaded from the cache
 
 fig, ax = plt.subplots(figsize=(6, 3))
@@ -300,7 +299,7 @@ with torch.no_grad():
     student_elbo = exercises.call(3, monte_carlo_elbo, vae, x_few, noise_k)
     mean_f, log_var_f = vae.encode(x_few)
     z_f = reparameterize(mean_f, log_var_f, noise_k)
-    closed_kl_elbo = (vae.log_likelihood(x_few, vae.decode(z_f)).mean(0) - gaussian_kl(mean_f, log_var_f))
+    closed_kl_elbo = (vae.log_likelihood(x_few, vae.decode(z_f)).mean(0) - standard_normal_kl(mean_f, log_var_f))
 exercises.expect_close("Monte Carlo ELBO ≈ reconstruction − closed-form KL (same noise, 2000 samples)",
                        student_elbo, closed_kl_elbo, exercise=3, atol=0.3)
 with torch.no_grad():
@@ -445,7 +444,7 @@ fixed_noise = torch.randn(256, *start_mean.shape, generator=torch.Generator().ma
 
 def elbo_of(mean, log_var, noise=fixed_noise):
     z = reparameterize(mean, log_var, noise)
-    return vae.log_likelihood(x_amortize, vae.decode(z)).mean(0) - gaussian_kl(mean, log_var)
+    return vae.log_likelihood(x_amortize, vae.decode(z)).mean(0) - standard_normal_kl(mean, log_var)
 
 
 for p in vae.parameters():
@@ -478,7 +477,6 @@ torch.set_default_dtype(torch.float32)
 vae_2d = VAE(image_shape, levels, latent_dim=2, hidden=256, dropout=0.2)
 fit(vae_2d, split.train, split.val, epochs=500, batch_size=64, lr=1e-3, patience=30,
     checkpoint=cache_dir() / f"ch04_vae2d_{DATASET}.pt")
-vae_2d.eval()
 seed_everything(2)
 with torch.no_grad():
     test_codes = vae_2d.encode(split.test.x.to(device()))[0].cpu()
@@ -540,7 +538,6 @@ for beta in (1.0, 4.0, 16.0):
         model = VAE(image_shape, levels, latent_dim=8, hidden=256, dropout=0.2, beta=beta)
         fit(model, split.train, split.val, epochs=150, batch_size=64, lr=1e-3, patience=15,
             checkpoint=cache_dir() / f"ch04_vae_beta{beta:g}_{DATASET}.pt", progress=False)
-        model.eval()
         seed_everything(3)
     with torch.no_grad():
         mean_b, log_var_b = model.encode(test_x)

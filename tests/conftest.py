@@ -8,9 +8,11 @@ import torch
 
 
 @pytest.fixture(autouse=True)
-def isolated_cache(tmp_path, monkeypatch):
-    """Every test writes checkpoints and leaderboards under its own temporary folder."""
-    monkeypatch.setenv("DGM_CACHE", str(tmp_path / "cache"))
+def isolated_cache(request, tmp_path, monkeypatch):
+    """Every test writes checkpoints and leaderboards under its own temporary folder, except those marked
+    ``course_cache``, which use the course's cache (the chapters' trained models)."""
+    if request.node.get_closest_marker("course_cache") is None:
+        monkeypatch.setenv("DGM_CACHE", str(tmp_path / "cache"))
     torch.manual_seed(0)  # every test starts from the same random state, whatever ran before
     yield
     plt.close("all")

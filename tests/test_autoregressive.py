@@ -125,14 +125,18 @@ def test_samples_follow_the_models_own_probabilities(name):
     assert p_value > 1e-3, f"{name}: samples do not follow log_prob (χ² p = {p_value:.2g})"
 
 
-def test_completion_keeps_the_observed_pixels():
+def test_completion_keeps_each_images_own_known_pixels():
+    """``known`` may differ per image; kept pixels are copied, the others drawn (that they follow
+    p(missing | shown) is checked by χ² in test_model_contract.py)."""
     model = SMALL["gated"]((1, 4, 4), 5).eval()
-    observed = torch.randint(0, 5, (6, 1, 4, 4)).float()
-    known = torch.zeros(1, 4, 4, dtype=torch.bool)
-    known[:, :2] = True                                        # the top half is given
-    completed = model.sample(6, observed=observed, known=known, generator=torch.Generator().manual_seed(0))
-    assert torch.equal(completed[:, :, :2], observed[:, :, :2])
-    assert not torch.equal(completed[:, :, 2:], observed[:, :, 2:])
+    observed = torch.full((2, 1, 4, 4), 4.0)
+    known = torch.zeros(2, 1, 4, 4, dtype=torch.bool)
+    known[0, :, :2] = True                                     # image 0: the top half is given
+    known[1, :, :, 3] = True                                   # image 1: the last column is given
+    completed = model.sample(2, observed=observed, known=known, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(completed[known], observed[known])
+    # All-4 images are unlikely under an untrained model: the 16 + 12 drawn pixels are not all copies of 4.
+    assert (completed[~known] != 4).sum() > 10
 
 
 def test_discretized_logistic_mixture_is_normalised_and_peaks_at_the_mean():
@@ -177,26 +181,26 @@ def test_fit_trains_a_class_conditional_model_with_the_labels_as_context():
     assert torch.equal(samples, x[:40])                             # class 0 → zeros, class 1 → twos
 
 
-@pytest.mark.parametrize("call, error, name", [
-    (lambda: FVSBN((1, 8), 17), ValueError, "image_shape"),
-    (lambda: FVSBN((1, 4, 4), 1), ValueError, "levels"),
-    (lambda: NADE(hidden=0), ValueError, "hidden"),
-    (lambda: MADE(n_masks=0), ValueError, "n_masks"),
-    (lambda: MADE().use_mask(1), ValueError, "k"),
-    (lambda: PixelCNN(output="gaussian"), ValueError, "output"),
-    (lambda: MaskedConv2d(1, 4, 4, "A"), ValueError, "kernel_size"),
-    (lambda: MaskedConv2d(1, 4, 3, "C"), ValueError, "mask_type"),
-    (lambda: MaskedLinear(3, 2, torch.ones(3, 3)), ValueError, "mask"),
-    (lambda: FVSBN((1, 4, 4), 3).log_prob(torch.zeros(2, 1, 4, 5)), ValueError, "x"),
-    (lambda: FVSBN((1, 4, 4), 3).log_prob(torch.full((2, 1, 4, 4), 3.0)), ValueError, "x"),
-    (lambda: FVSBN((1, 4, 4), 3).log_prob(torch.full((2, 1, 4, 4), 0.5)), ValueError, "x"),
-    (lambda: FVSBN((1, 4, 4), 3).sample(0), ValueError, "n"),
-    (lambda: FVSBN((1, 4, 4), 3).sample(2, observed=torch.zeros(2, 1, 4, 4)), TypeError, "known"),
+@pytest.mark.parametrize("call, error, message", [
+    (lambda: FVSBN((1, 8), 17), ValueError, r"image_shape must be three positive ints \(C, H, W\)"),
+    (lambda: FVSBN((1, 4, 4), 1), ValueError, r"levels must be ≥ 2"),
+    (lambda: NADE(hidden=0), ValueError, r"hidden must be ≥ 1"),
+    (lambda: MADE(n_masks=0), ValueError, r"n_masks must be ≥ 1"),
+    (lambda: MADE().use_mask(1), ValueError, r"k must be an int in \[0, 0\]"),
+    (lambda: PixelCNN(output="gaussian"), ValueError, r"output must be 'categorical' or 'logistic'"),
+    (lambda: MaskedConv2d(1, 4, 4, "A"), ValueError, r"kernel_size must be odd"),
+    (lambda: MaskedConv2d(1, 4, 3, "C"), ValueError, r"mask_type must be 'A' or 'B'"),
+    (lambda: MaskedLinear(3, 2, torch.ones(3, 3)), ValueError, r"mask must have shape \(2, 3\)"),
+    (lambda: FVSBN((1, 4, 4), 3).log_prob(torch.zeros(2, 1, 4, 5)), ValueError, r"x must have shape \(B, 1, 4, 4\)"),
+    (lambda: FVSBN((1, 4, 4), 3).log_prob(torch.full((2, 1, 4, 4), 3.0)), ValueError, r"x must hold integer grey levels in \[0, 2\]"),
+    (lambda: FVSBN((1, 4, 4), 3).log_prob(torch.full((2, 1, 4, 4), 0.5)), ValueError, r"x must hold integer grey levels in \[0, 2\]"),
+    (lambda: FVSBN((1, 4, 4), 3).sample(0), ValueError, r"n must be ≥ 1"),
+    (lambda: FVSBN((1, 4, 4), 3).sample(2, observed=torch.zeros(2, 1, 4, 4)), TypeError, r"known must be a boolean tensor saying which pixels of observed to keep"),
     (lambda: FVSBN((1, 4, 4), 3).sample(3, observed=torch.zeros(2, 1, 4, 4),
-                                        known=torch.ones(1, 4, 4, dtype=torch.bool)), ValueError, "observed"),
+                                        known=torch.ones(1, 4, 4, dtype=torch.bool)), ValueError, r"observed must hold n=3 images"),
 ])
-def test_autoregressive_models_reject_bad_input(call, error, name):
-    with pytest.raises(error, match=name):
+def test_autoregressive_models_reject_bad_input(call, error, message):
+    with pytest.raises(error, match=message):
         call()
 
 

@@ -7,11 +7,7 @@ from scipy import stats
 
 from course_lib import data
 from course_lib.evaluation import bits_per_dim, mean_nll
-from course_lib.models import DensityModel
-from course_lib.models import FactorizedCategorical
-from course_lib.models import Gaussian
-from course_lib.models import HistogramDensity
-from course_lib.models import GaussianKDE, select_bandwidth
+from course_lib.models import DensityModel, FactorizedCategorical, Gaussian, GaussianKDE, HistogramDensity, select_bandwidth
 
 # --- the protocol -----------------------------------------------------------------------------
 
@@ -46,21 +42,23 @@ def test_mean_nll_checks_model_output_shape():
 
 
 def test_mean_nll_rejects_bad_input():
-    with pytest.raises(TypeError, match="model"):
+    with pytest.raises(TypeError, match="model must be a course_lib DensityModel, got object"):
         mean_nll(object(), torch.zeros(4, 2))
-    with pytest.raises(ValueError, match="x"):
+    with pytest.raises(ValueError, match="x contains NaN or infinite values"):
         mean_nll(UniformSquare(), torch.full((4, 2), float("nan")))
-    with pytest.raises(ValueError, match="batch_size"):
+    with pytest.raises(TypeError, match="dequantize must be a bool, got str"):
+        mean_nll(UniformSquare(), torch.zeros(4, 2), dequantize="yes")
+    with pytest.raises(ValueError, match="batch_size must be ≥ 1, got 0"):
         mean_nll(UniformSquare(), torch.zeros(4, 2), batch_size=0)
 
 
 def test_bits_per_dim():
     assert bits_per_dim(64 * math.log(2), 64) == pytest.approx(1.0)
-    with pytest.raises(ValueError, match="dims"):
+    with pytest.raises(ValueError, match="dims must be ≥ 1, got 0"):
         bits_per_dim(1.0, 0)
-    with pytest.raises(ValueError, match="nll_nats"):
+    with pytest.raises(ValueError, match="nll_nats must be finite, got inf"):
         bits_per_dim(float("inf"), 3)
-    with pytest.raises(TypeError, match="nll_nats"):
+    with pytest.raises(TypeError, match="nll_nats must be a number, got str"):
         bits_per_dim("1", 3)
 
 # --- Gaussian KDE ------------------------------------------------------------------------------
@@ -84,13 +82,18 @@ def test_kde_matches_explicit_mixture_in_2d():
     assert torch.allclose(GaussianKDE(centers, 0.4).log_prob(x), mixture.log_prob(x))
 
 
-def test_kde_is_finite_far_away_and_chunking_does_not_matter():
-    kde = GaussianKDE(torch.randn(100, 3), 0.1)
-    far = torch.full((5, 3), 100.0)
-    assert torch.isfinite(kde.log_prob(far)).all()
-    x = torch.randn(50, 3)
-    # float32 distances are rounded differently for different chunk sizes: compare with a tolerance.
-    assert torch.allclose(kde.log_prob(x, chunk=7), kde.log_prob(x), rtol=1e-4, atol=1e-3)
+def test_kde_far_from_the_data_is_exact_and_chunking_does_not_matter():
+    """Far away every kernel underflows to 0 in exp(); the log-density must still be the exact value."""
+    from scipy.special import logsumexp
+
+    centers = torch.randn(100, 3, dtype=torch.float64)
+    kde = GaussianKDE(centers, 0.1)
+    far = torch.full((5, 3), 100.0, dtype=torch.float64) + torch.arange(5.0, dtype=torch.float64)[:, None]
+    squared = ((far[:, None, :] - centers[None]) ** 2).sum(-1).numpy()           # (5, 100)
+    exact = logsumexp(-squared / (2 * 0.01), axis=1) - np.log(100) - 1.5 * np.log(2 * np.pi * 0.01)
+    assert np.allclose(kde.log_prob(far).numpy(), exact, rtol=1e-9)               # about -1.5e6 nats, not -inf
+    x = torch.randn(50, 3, dtype=torch.float64)
+    assert torch.allclose(kde.log_prob(x, chunk=7), kde.log_prob(x), rtol=1e-12)
 
 
 def test_kde_integrates_to_one_in_1d():
@@ -124,18 +127,18 @@ def test_select_bandwidth_prefers_the_truth_and_not_the_extremes():
     assert scores.shape == (30,) and scores.argmax() not in (0, 29)
 
 
-@pytest.mark.parametrize("call, error, name", [
-    (lambda: GaussianKDE(torch.randn(5, 2), 0.0), ValueError, "bandwidth"),
-    (lambda: GaussianKDE(torch.randn(5, 2), "1"), TypeError, "bandwidth"),
-    (lambda: GaussianKDE(torch.randn(5), 1.0), ValueError, "data"),
-    (lambda: GaussianKDE(torch.full((5, 2), float("nan")), 1.0), ValueError, "data"),
-    (lambda: GaussianKDE([[1.0, 2.0]], 1.0), TypeError, "data"),
-    (lambda: GaussianKDE(torch.randn(5, 2), 1.0).log_prob(torch.randn(3, 3)), ValueError, "x"),
-    (lambda: GaussianKDE(torch.randn(5, 2), 1.0).sample(-1), ValueError, "n"),
-    (lambda: select_bandwidth(torch.randn(5, 2), torch.randn(5, 2), [0.1, -1.0]), ValueError, "bandwidths"),
+@pytest.mark.parametrize("call, error, message", [
+    (lambda: GaussianKDE(torch.randn(5, 2), 0.0), ValueError, r"bandwidth must be finite and > 0"),
+    (lambda: GaussianKDE(torch.randn(5, 2), "1"), TypeError, r"bandwidth must be a number"),
+    (lambda: GaussianKDE(torch.randn(5), 1.0), ValueError, r"data must have 2 or 3 or 4 or 5 dimensions"),
+    (lambda: GaussianKDE(torch.full((5, 2), float("nan")), 1.0), ValueError, r"data contains NaN or infinite values"),
+    (lambda: GaussianKDE([[1.0, 2.0]], 1.0), TypeError, r"data must be a torch\.Tensor or numpy array"),
+    (lambda: GaussianKDE(torch.randn(5, 2), 1.0).log_prob(torch.randn(3, 3)), ValueError, r"x must have shape \(B, 2\)"),
+    (lambda: GaussianKDE(torch.randn(5, 2), 1.0).sample(-1), ValueError, r"n must be ≥ 1"),
+    (lambda: select_bandwidth(torch.randn(5, 2), torch.randn(5, 2), [0.1, -1.0]), ValueError, r"bandwidths must all be > 0"),
 ])
-def test_kde_rejects_bad_input(call, error, name):
-    with pytest.raises(error, match=name):
+def test_kde_rejects_bad_input(call, error, message):
+    with pytest.raises(error, match=message):
         call()
 
 # --- histogram ---------------------------------------------------------------------------------
@@ -173,19 +176,25 @@ def test_histogram_samples_follow_the_counts():
 
 
 def test_histogram_scales_to_many_dimensions():
-    hist = HistogramDensity(torch.rand(100, 64), bins=17, low=0, high=1, pseudocount=1.0)
-    assert torch.isfinite(hist.log_prob(torch.rand(3, 64))).all()
+    """17⁶⁴ bins, 100 points: a new point falls in an empty bin, log p = log α − log(N + α M) − D log(width)."""
+    train = torch.rand(100, 64, dtype=torch.float64)
+    hist = HistogramDensity(train, bins=17, low=0, high=1, pseudocount=1.0)
+    log_total = np.logaddexp(np.log(100), np.log(1.0) + 64 * np.log(17))
+    expected = np.log(1.0) - log_total - 64 * np.log(1 / 17)
+    assert np.allclose(hist.log_prob(torch.rand(3, 64, dtype=torch.float64)).numpy(), expected, rtol=1e-12)
+    occupied = np.log(1 + 1.0) - log_total - 64 * np.log(1 / 17)                  # a training point's own bin
+    assert np.allclose(hist.log_prob(train[:3]).numpy(), occupied, rtol=1e-12)
 
 
-@pytest.mark.parametrize("call, error, name", [
-    (lambda: HistogramDensity(torch.rand(5, 2), bins=0, low=0, high=1), ValueError, "bins"),
-    (lambda: HistogramDensity(torch.rand(5, 2), bins=3, low=1, high=0), ValueError, "high"),
-    (lambda: HistogramDensity(torch.rand(5, 2) + 2, bins=3, low=0, high=1), ValueError, "data"),
-    (lambda: HistogramDensity(torch.rand(5, 2), bins=3, low=0, high=1, pseudocount=-1), ValueError, "pseudocount"),
-    (lambda: HistogramDensity(torch.rand(5, 2), bins=3, low=0, high=1).log_prob(torch.rand(5, 3)), ValueError, "x"),
+@pytest.mark.parametrize("call, error, message", [
+    (lambda: HistogramDensity(torch.rand(5, 2), bins=0, low=0, high=1), ValueError, r"bins must be ≥ 1"),
+    (lambda: HistogramDensity(torch.rand(5, 2), bins=3, low=1, high=0), ValueError, r"high must be > low"),
+    (lambda: HistogramDensity(torch.rand(5, 2) + 2, bins=3, low=0, high=1), ValueError, r"data must lie in \[low, high\) = \[0\.0, 1\.0\)"),
+    (lambda: HistogramDensity(torch.rand(5, 2), bins=3, low=0, high=1, pseudocount=-1), ValueError, r"pseudocount must be finite and ≥ 0"),
+    (lambda: HistogramDensity(torch.rand(5, 2), bins=3, low=0, high=1).log_prob(torch.rand(5, 3)), ValueError, r"x must have last dimension 2"),
 ])
-def test_histogram_rejects_bad_input(call, error, name):
-    with pytest.raises(error, match=name):
+def test_histogram_rejects_bad_input(call, error, message):
+    with pytest.raises(error, match=message):
         call()
 
 # --- Gaussian ----------------------------------------------------------------------------------
@@ -216,16 +225,16 @@ def test_gaussian_log_prob_matches_scipy_and_samples_match_moments():
     assert torch.allclose(torch.cov(samples.T), cov, atol=0.03)
 
 
-@pytest.mark.parametrize("call, error, name", [
-    (lambda: Gaussian(torch.zeros(2), torch.eye(3)), ValueError, "covariance"),
-    (lambda: Gaussian(torch.zeros(2), torch.tensor([[1.0, 2.0], [0.0, 1.0]])), ValueError, "symmetric"),
-    (lambda: Gaussian(torch.zeros(2), -torch.eye(2)), ValueError, "positive definite"),
-    (lambda: Gaussian.fit(torch.randn(2, 3)), ValueError, "x"),
-    (lambda: Gaussian.fit(torch.randn(10)), ValueError, "x"),
-    (lambda: Gaussian(torch.zeros(2), torch.eye(2)).log_prob(torch.zeros(3, 3)), ValueError, "x"),
+@pytest.mark.parametrize("call, error, message", [
+    (lambda: Gaussian(torch.zeros(2), torch.eye(3)), ValueError, r"covariance must have shape \(2, 2\)"),
+    (lambda: Gaussian(torch.zeros(2), torch.tensor([[1.0, 2.0], [0.0, 1.0]])), ValueError, r"covariance must be symmetric"),
+    (lambda: Gaussian(torch.zeros(2), -torch.eye(2)), ValueError, r"covariance must be positive definite"),
+    (lambda: Gaussian.fit(torch.randn(2, 3)), ValueError, r"x needs more rows than columns for a full\-rank covariance"),
+    (lambda: Gaussian.fit(torch.randn(10)), ValueError, r"x must have 2 dimensions"),
+    (lambda: Gaussian(torch.zeros(2), torch.eye(2)).log_prob(torch.zeros(3, 3)), ValueError, r"x must have last dimension 2"),
 ])
-def test_gaussian_rejects_bad_input(call, error, name):
-    with pytest.raises(error, match=name):
+def test_gaussian_rejects_bad_input(call, error, message):
+    with pytest.raises(error, match=message):
         call()
 
 # --- independent pixels --------------------------------------------------------------------------
@@ -254,13 +263,13 @@ def test_factorized_categorical_beats_uniform_on_digits():
     assert mean_nll(model, split.test.x) < 64 * math.log(17)
 
 
-@pytest.mark.parametrize("call, error, name", [
-    (lambda: FactorizedCategorical.fit(torch.tensor([[[0.5]]]), 3), ValueError, "x"),
-    (lambda: FactorizedCategorical.fit(torch.tensor([[[5.0]]]), 3), ValueError, "x"),
-    (lambda: FactorizedCategorical.fit(torch.zeros(2, 1, 1), 1), ValueError, "levels"),
-    (lambda: FactorizedCategorical(torch.tensor([[0.5, 0.6]])), ValueError, "probs"),
-    (lambda: FactorizedCategorical.fit(torch.zeros(2, 1, 2), 3).log_prob(torch.zeros(2, 1, 3)), ValueError, "x"),
+@pytest.mark.parametrize("call, error, message", [
+    (lambda: FactorizedCategorical.fit(torch.tensor([[[0.5]]]), 3), ValueError, r"x must hold integer grey levels in \[0, 2\]"),
+    (lambda: FactorizedCategorical.fit(torch.tensor([[[5.0]]]), 3), ValueError, r"x must hold integer grey levels in \[0, 2\]"),
+    (lambda: FactorizedCategorical.fit(torch.zeros(2, 1, 1), 1), ValueError, r"levels must be ≥ 2"),
+    (lambda: FactorizedCategorical(torch.tensor([[0.5, 0.6]])), ValueError, r"probs must be non\-negative and sum to 1 over the last dimension"),
+    (lambda: FactorizedCategorical.fit(torch.zeros(2, 1, 2), 3).log_prob(torch.zeros(2, 1, 3)), ValueError, r"x must have shape \(B, 1, 2\)"),
 ])
-def test_factorized_rejects_bad_input(call, error, name):
-    with pytest.raises(error, match=name):
+def test_factorized_rejects_bad_input(call, error, message):
+    with pytest.raises(error, match=message):
         call()

@@ -51,15 +51,15 @@ def test_expect_true(capsys):
         exercises.expect_true("positive", False, "look", exercise=4)
 
 
-@pytest.mark.parametrize("call, error, name", [
-    (lambda: exercises.expect_true("x", "yes"), TypeError, "condition"),
-    (lambda: exercises.expect_true("x", torch.tensor([True, False])), TypeError, "condition"),
-    (lambda: exercises.expect_true("", True), TypeError, "what"),
-    (lambda: exercises.expect_close("x", 1.0, 1.0, exercise=0), TypeError, "exercise"),
-    (lambda: exercises.call(1, "not callable"), TypeError, "function"),
+@pytest.mark.parametrize("call, error, message", [
+    (lambda: exercises.expect_true("x", "yes"), TypeError, r"condition must be a bool"),
+    (lambda: exercises.expect_true("x", torch.tensor([True, False])), TypeError, r"condition must be a single truth value"),
+    (lambda: exercises.expect_true("", True), TypeError, r"what must be a non\-empty str describing the check"),
+    (lambda: exercises.expect_close("x", 1.0, 1.0, exercise=0), TypeError, r"exercise must be a positive int or None"),
+    (lambda: exercises.call(1, "not callable"), TypeError, r"function must be callable"),
 ])
-def test_helpers_reject_bad_input(call, error, name):
-    with pytest.raises(error, match=name):
+def test_helpers_reject_bad_input(call, error, message):
+    with pytest.raises(error, match=message):
         call()
 
 

@@ -4,6 +4,7 @@ import torch
 from matplotlib.figure import Figure
 
 from course_lib.evaluation import leaderboard
+from course_lib.models import GaussianKDE
 
 from course_lib.viz import plotting, widgets
 
@@ -29,19 +30,19 @@ def test_scatter_draws_into_a_given_axes():
     assert again is fig and len(fig.axes[0].collections) == 1
 
 
-@pytest.mark.parametrize("call, error, name", [
-    (lambda: plotting.image_grid(torch.rand(4, 3, 8, 8)), ValueError, "channel"),
-    (lambda: plotting.image_grid(torch.rand(8, 8)), ValueError, "images"),
-    (lambda: plotting.image_grid(torch.rand(4, 8, 8), nrow=0), ValueError, "nrow"),
-    (lambda: plotting.density_heatmap("not a function"), TypeError, "log_prob"),
-    (lambda: plotting.density_heatmap(lambda x: x[:, 0], xlim=(1, -1)), ValueError, "xlim"),
-    (lambda: plotting.density_heatmap(lambda x: x[:, 0] * float("nan")), ValueError, "NaN"),
-    (lambda: plotting.scatter(torch.randn(5, 3)), ValueError, "points"),
-    (lambda: plotting.scatter(torch.randn(5, 2), labels=torch.zeros(4)), ValueError, "labels"),
-    (lambda: plotting.scatter(torch.randn(5, 2), ax="axes"), TypeError, "ax"),
+@pytest.mark.parametrize("call, error, message", [
+    (lambda: plotting.image_grid(torch.rand(4, 3, 8, 8)), ValueError, r"images must have one channel"),
+    (lambda: plotting.image_grid(torch.rand(8, 8)), ValueError, r"images must have 3 or 4 dimensions"),
+    (lambda: plotting.image_grid(torch.rand(4, 8, 8), nrow=0), ValueError, r"nrow must be ≥ 1"),
+    (lambda: plotting.density_heatmap("not a function"), TypeError, r"log_prob must be callable"),
+    (lambda: plotting.density_heatmap(lambda x: x[:, 0], xlim=(1, -1)), ValueError, r"xlim must be a pair \(low, high\) with low < high"),
+    (lambda: plotting.density_heatmap(lambda x: x[:, 0] * float("nan")), ValueError, r"log_prob returned NaN on the grid"),
+    (lambda: plotting.scatter(torch.randn(5, 3)), ValueError, r"points must have last dimension 2"),
+    (lambda: plotting.scatter(torch.randn(5, 2), labels=torch.zeros(4)), ValueError, r"labels must have shape \(5,\)"),
+    (lambda: plotting.scatter(torch.randn(5, 2), ax="axes"), TypeError, r"ax must be a matplotlib Axes or None"),
 ])
-def test_plotting_rejects_bad_input(call, error, name):
-    with pytest.raises(error, match=name):
+def test_plotting_rejects_bad_input(call, error, message):
+    with pytest.raises(error, match=message):
         call()
 
 
@@ -56,18 +57,20 @@ def test_bandwidth_explorer_redraws_when_the_slider_moves():
     before, title_before = _kde_curve(explorer.figure), explorer.figure.axes[0].get_title()
     explorer.slider.value = 1.0
     after = _kde_curve(explorer.figure)
-    assert not np.allclose(before, after)
+    grid = torch.linspace(-4.0, 4.0, 400, dtype=torch.float64)
+    for curve, h in ((before, 0.3), (after, 1.0)):  # each drawing is the KDE of its slider value
+        assert np.allclose(curve, GaussianKDE(samples[:, None], h).log_prob(grid[:, None]).exp().numpy())
     assert after.max() < before.max()  # a wider kernel gives a flatter estimate
     assert "h = 1" in explorer.figure.axes[0].get_title() and explorer.figure.axes[0].get_title() != title_before
     assert explorer._repr_mimebundle_() is not None
 
 
 def test_bandwidth_explorer_rejects_bad_input():
-    with pytest.raises(ValueError, match="bandwidth"):
+    with pytest.raises(ValueError, match=r"bandwidth must lie in \[low, high\] = \[0.01, 3.0\], got 10.0"):
         widgets.KDEBandwidthExplorer(torch.randn(10), bandwidth=10.0, high=3.0)
-    with pytest.raises(ValueError, match="samples"):
+    with pytest.raises(ValueError, match="samples must have 1 dimensions, got shape"):
         widgets.KDEBandwidthExplorer(torch.randn(10, 2))
-    with pytest.raises(ValueError, match="bandwidth"):
+    with pytest.raises(ValueError, match="bandwidth must be finite and > 0, got 0.0"):
         widgets.kde_figure(torch.randn(10), 0.0)
 
 
@@ -82,16 +85,16 @@ def test_leaderboard_records_replaces_and_ranks():
     assert table.index("model A") < table.index("model B") and "150.0" not in table
 
 
-@pytest.mark.parametrize("kwargs, error, name", [
-    ({"model": ""}, TypeError, "model"),
-    ({"chapter": 0}, ValueError, "chapter"),
-    ({"bound": "guess"}, ValueError, "bound"),
-    ({"nll_nats": float("nan")}, ValueError, "nll_nats"),
-    ({"dims": 0}, ValueError, "dims"),
+@pytest.mark.parametrize("kwargs, error, message", [
+    ({"model": ""}, TypeError, "model must be a non-empty str, got ''"),
+    ({"chapter": 0}, ValueError, "chapter must be ≥ 1, got 0"),
+    ({"bound": "guess"}, ValueError, r"bound must be one of \('exact', 'dequantization bound'"),
+    ({"nll_nats": float("nan")}, ValueError, "nll_nats must be finite, got nan"),
+    ({"dims": 0}, ValueError, "dims must be ≥ 1, got 0"),
 ])
-def test_leaderboard_rejects_bad_input(kwargs, error, name):
+def test_leaderboard_rejects_bad_input(kwargs, error, message):
     arguments = {"model": "m", "chapter": 1, "nll_nats": 100.0, "dims": 64, **kwargs}
-    with pytest.raises(error, match=name):
+    with pytest.raises(error, match=message):
         leaderboard.record(**arguments)
 
 
@@ -114,9 +117,9 @@ def test_em_stepper_slider_and_dropdown_redraw():
 
 
 def test_em_stepper_rejects_bad_input():
-    with pytest.raises(ValueError, match="n_components"):
+    with pytest.raises(ValueError, match=r"n_components must be one of components=\(2, 3\), got 5"):
         widgets.EMStepper(torch.randn(50, 2), components=(2, 3), n_components=5)
-    with pytest.raises(ValueError, match="x"):
+    with pytest.raises(ValueError, match="x must have last dimension 2, got shape"):
         widgets.EMStepper(torch.randn(50, 3))
 
 
@@ -155,20 +158,20 @@ def test_interpolation_explorer_walks_between_two_codes():
 
 
 def test_latent_widgets_reject_bad_input():
-    with pytest.raises(TypeError, match="decode"):
+    with pytest.raises(TypeError, match="decode must be callable, got str"):
         widgets.LatentExplorer("decoder")
-    with pytest.raises(ValueError, match="codes"):
+    with pytest.raises(ValueError, match="codes must have last dimension 2, got shape"):
         widgets.LatentExplorer(_toy_decoder, latent_dim=2, codes=torch.randn(5, 3))
     with pytest.raises(ValueError, match="decode must return images"):
         widgets.LatentExplorer(lambda z: torch.zeros(len(z), 4, 4), latent_dim=2)
-    with pytest.raises(ValueError, match="second"):
+    with pytest.raises(ValueError, match=r"second must be an index in \[0, "):
         widgets.InterpolationExplorer(lambda x: x, _toy_decoder, torch.zeros(3, 1, 4, 4), second=3)
 
 
 def test_occlusion_masks():
     assert widgets.occlusion_mask("bottom half", 8, 8)[0, :4].all() and not widgets.occlusion_mask("bottom half", 8, 8)[0, 4:].any()
     assert widgets.occlusion_mask("centre square", 8, 8).sum() == 64 - 16
-    with pytest.raises(ValueError, match="region"):
+    with pytest.raises(ValueError, match=r"region must be one of \('bottom half'"):
         widgets.occlusion_mask("everything", 8, 8)
 
 
@@ -188,7 +191,7 @@ def test_completion_explorer_keeps_the_shown_pixels_and_follows_the_controls():
     assert np.ma.getmaskarray(shown)[:, 2:].all()
     explorer.index.value = 2
     assert np.array_equal(explorer.figure.axes[0].images[0].get_array(), images[2, 0].numpy())
-    with pytest.raises(TypeError, match="model"):
+    with pytest.raises(TypeError, match=r"model must have a sample\(n, observed, known\) method"):
         widgets.CompletionExplorer(object(), images)
 
 

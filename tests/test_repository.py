@@ -1,5 +1,6 @@
 """The repository holds together: chapter pairs in sync, no outputs, the table of contents, the pins."""
 
+import ast
 import re
 from pathlib import Path
 
@@ -8,10 +9,12 @@ import nbformat
 import pytest
 import yaml
 
+from course_lib.teaching import assign
+
 ROOT = Path(__file__).resolve().parent.parent
 CHAPTERS = ROOT / "chapters"
 CHAPTER_SOURCES = sorted(CHAPTERS.glob("[0-9][0-9]_*.py"))
-CHAPTER_NOTEBOOKS = sorted(CHAPTERS.glob("[0-9][0-9]_*.ipynb"))
+CHAPTER_NOTEBOOKS = assign.chapter_notebooks()
 
 
 def _cells(path):
@@ -112,3 +115,64 @@ def test_no_top_level_folders_beyond_the_design():
                ".pytest_cache", "course_lib.egg-info"}
     folders = {p.name for p in ROOT.iterdir() if p.is_dir()}
     assert not folders - allowed, f"unexpected top-level folders: {sorted(folders - allowed)}"
+
+
+# --- the library's conventions, checked on its source ------------------------------------------------------
+
+LIBRARY = ROOT / "course_lib"
+RANDOM_CALLS = {"rand", "randn", "randint", "randperm", "multinomial", "bernoulli", "normal", "poisson",
+                "rand_like", "randn_like", "randint_like", "normal_", "uniform_", "bernoulli_", "random_",
+                "exponential_", "geometric_", "cauchy_", "log_normal_"}
+
+
+def _calls(tree):
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            yield node
+
+
+def test_every_random_draw_in_the_library_goes_through_randomness():
+    """One convention (``generator=``, device-aware): no direct torch draw outside course_lib/randomness.py.
+    (Parameter initialisation through ``nn.init`` is PyTorch's own convention and is allowed.)"""
+    found = []
+    for path in sorted(LIBRARY.rglob("*.py")):
+        if path.name == "randomness.py":
+            continue
+        for call in _calls(ast.parse(path.read_text())):
+            owner = ast.unparse(call.func.value)
+            if call.func.attr in RANDOM_CALLS and owner not in ("nn.init", "torch.nn.init", "init", "randomness"):
+                found.append(f"{path.relative_to(ROOT)}:{call.lineno}: {ast.unparse(call.func)}")
+    assert not found, "draw through course_lib.randomness instead:\n" + "\n".join(found)
+
+
+PUBLIC_PACKAGES = {"course_lib", "course_lib.models", "course_lib.nn", "course_lib.evaluation", "course_lib.viz",
+                   "course_lib.teaching"}
+
+
+@pytest.mark.parametrize("source", CHAPTER_SOURCES, ids=lambda p: p.stem)
+def test_chapters_import_course_lib_from_public_paths_only(source):
+    """Chapters import from course_lib's modules and subpackages, names those export (``__all__``), never
+    ``_private`` names or the modules inside the subpackages."""
+    import importlib
+
+    bad = []
+    for node in ast.walk(ast.parse(source.read_text())):
+        if isinstance(node, ast.Import) and any(a.name.startswith("course_lib") for a in node.names):
+            bad.append(f"line {node.lineno}: use `from course_lib... import name`")
+        if not isinstance(node, ast.ImportFrom) or not (node.module or "").startswith("course_lib"):
+            continue
+        module = importlib.import_module(node.module)
+        is_package = hasattr(module, "__path__")
+        if node.module not in PUBLIC_PACKAGES and (is_package or node.module.count(".") > 1):
+            bad.append(f"line {node.lineno}: {node.module} is not a public path (use its subpackage)")
+        for alias in node.names:
+            if alias.name.startswith("_"):
+                bad.append(f"line {node.lineno}: {alias.name} is private")
+            elif is_package and node.module != "course_lib" and alias.name not in getattr(module, "__all__", ()):
+                bad.append(f"line {node.lineno}: {node.module} does not export {alias.name} (__all__)")
+            elif not hasattr(module, alias.name):
+                try:
+                    importlib.import_module(f"{node.module}.{alias.name}")
+                except ImportError:
+                    bad.append(f"line {node.lineno}: {node.module} has no {alias.name}")
+    assert not bad, f"{source.name}:\n" + "\n".join(bad)

@@ -27,6 +27,11 @@ EXERCISE_HEADING = re.compile(r"^#+\s*Exercise\s+(\d+)\b", re.MULTILINE)
 CHAPTERS = Path(__file__).resolve().parents[2] / "chapters"
 
 
+def chapter_notebooks() -> list[Path]:
+    """Every chapter notebook, in order: chapters/NN_slug.ipynb."""
+    return sorted(CHAPTERS.glob("[0-9][0-9]_*.ipynb"))
+
+
 @dataclass
 class Solution:
     """One solution block: its exercise number, the cell index and the hidden lines."""
@@ -113,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     build_cmd.add_argument("chapters", nargs="*", type=Path,
                            help="chapter notebooks (default: every chapters/*.ipynb)")
     args = parser.parse_args(argv)
-    chapters = args.chapters or sorted(CHAPTERS.glob("[0-9][0-9]_*.ipynb"))
+    chapters = args.chapters or chapter_notebooks()
     missing = [str(c) for c in chapters if not c.is_file()]
     if missing:
         parser.error(f"no such chapter notebook: {', '.join(missing)}")

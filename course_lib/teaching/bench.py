@@ -17,7 +17,8 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
-CHAPTERS = Path(__file__).resolve().parents[2] / "chapters"
+from .assign import chapter_notebooks
+
 CHAPTER_BUDGET_S, COURSE_BUDGET_S = 120.0, 15 * 60.0
 
 
@@ -86,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  median wall time: ours {r['ours_s'] * 1e3:.1f} ms, scikit-learn {r['sklearn_s'] * 1e3:.1f} ms, "
               f"ratio {r['ratio']:.2f}")
         return 0
-    chapters = args.chapters or sorted(CHAPTERS.glob("[0-9][0-9]_*.ipynb"))
+    chapters = args.chapters or chapter_notebooks()
     total = 0.0
     for chapter in chapters:
         seconds = run_chapter(chapter)

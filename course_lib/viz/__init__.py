@@ -1,5 +1,7 @@
 """Figures (functions that return a matplotlib Figure) and interactive explorers (ipywidgets)."""
 
 from . import plotting, widgets
+from .widgets import (CompletionExplorer, EMStepper, InterpolationExplorer, KDEBandwidthExplorer, LatentExplorer)
 
-__all__ = ["plotting", "widgets"]
+__all__ = ["CompletionExplorer", "EMStepper", "InterpolationExplorer", "KDEBandwidthExplorer", "LatentExplorer",
+           "plotting", "widgets"]
