@@ -1,9 +1,11 @@
 """course_lib: the small, tested library behind the Deep Generative Models course.
 
-Modules hold one concern each (see README): `runtime` (device, seeds, progress bars), `data`
-(toy 2D samplers, digits, MNIST files), `density_model` (the protocol every likelihood model
-follows), `train` (the fitting loop), `plotting`, `widgets`, `exercises`, `assign`, `bench`,
-and one module per model family.
+Modules hold one concern each: ``runtime`` (device, seeds, progress bars, cache), ``data`` (toy 2D
+samplers, digits, MNIST files), ``validation``, ``randomness`` (the ``generator=`` convention),
+``distributions`` (the shared probability), ``storage`` (atomic files), ``train`` (the fitting loop);
+the subpackages ``models`` (the model contract and one module per family), ``nn`` (shared layers),
+``evaluation`` (likelihoods, leaderboard), ``viz`` (figures, widgets) and ``teaching`` (exercise checks,
+student builds, benchmarks). The README's layout section explains the cuts.
 """
 
-__version__ = "0.1.0"
+__version__ = "1.0.0"

@@ -56,3 +56,34 @@ def test_gmm_benchmark_reaches_sklearns_likelihood():
     result = gmm_versus_sklearn(repeats=1)
     assert abs(result["ours_ll"] - result["sklearn_ll"]) < 1e-3  # nats per image; timing is reported, not asserted
     assert result["ours_s"] > 0 and result["sklearn_s"] > 0
+
+
+def test_host_reads_counts_values_read_back_to_python():
+    import torch
+
+    from course_lib.teaching.bench import host_reads
+
+    assert host_reads(lambda: torch.tensor(1.0).item()) == 1
+    assert host_reads(lambda: bool(torch.tensor([1.0]) > 0) and torch.ones(3).sum()) == 1
+    assert host_reads(lambda: torch.ones(3) * 2) == 0
+
+
+def test_data_are_validated_once_not_once_per_batch_or_chunk():
+    """Validation reads values back to the host (a GPU waits each time): at the boundary only. One more batch
+    costs one read (the finiteness check of its loss); more chunks of an estimate cost nothing."""
+    import torch
+
+    from course_lib import data
+    from course_lib.models import VAE
+    from course_lib.teaching.bench import host_reads
+    from course_lib.train import fit
+
+    split = data.load_digits()
+    x = split.test.x[:50]
+    torch.manual_seed(0)
+    vae = VAE(latent_dim=2, hidden=16).eval()
+    reads = {chunk: host_reads(lambda: vae.log_prob(x, k=200, chunk=chunk)) for chunk in (10, 200)}
+    assert reads[10] == reads[200] <= 4
+    per_epoch = {batch: host_reads(lambda: fit(VAE(latent_dim=2, hidden=16), split.train, epochs=1, batch_size=batch,
+                                               progress=False)) for batch in (100, 250)}
+    assert per_epoch[100] - per_epoch[250] == 10 - 4

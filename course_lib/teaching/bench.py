@@ -1,9 +1,11 @@
 """Benchmarks that hold the course's budgets; they report, they do not assert.
 
-``python -m course_lib.bench [chapters…]``: wall time of every chapter, each from a fresh kernel
+``python -m course_lib.teaching.bench [chapters…]``: wall time of every chapter, each from a fresh kernel
 (budgets: ≤ 120 s a chapter on a 2-core CPU, ≤ 15 min in all).
-``python -m course_lib.bench --gmm``: our EM against scikit-learn's ``GaussianMixture`` on the digits
+``python -m course_lib.teaching.bench --gmm``: our EM against scikit-learn's ``GaussianMixture`` on the digits
 (10 diagonal components, same initial parameters): final log-likelihoods and wall-time ratio.
+``python -m course_lib.teaching.bench --throughput``: training throughput (images per second) of the
+chapter-04 VAE and the chapter-03 PixelCNN on the digits, through ``train.fit``.
 """
 
 from __future__ import annotations
@@ -72,11 +74,82 @@ def gmm_versus_sklearn(n_components: int = 10, repeats: int = 11) -> dict:
             "threads": torch.get_num_threads(), "numpy": np.__version__}
 
 
+def host_reads(function) -> int:
+    """How many times ``function()`` reads a tensor value back into Python (``item()``, ``bool(tensor)``): on a
+    GPU each one waits for the device. Reads inside ``Optimizer.step`` (Adam's CPU step counters) are not counted."""
+    import torch
+    from torch.optim.optimizer import register_optimizer_step_post_hook, register_optimizer_step_pre_hook
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    reads = {torch.ops.aten._local_scalar_dense.default, torch.ops.aten.is_nonzero.default}
+    state = {"count": 0, "in_step": False}
+
+    class Counter(TorchDispatchMode):
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            state["count"] += func in reads and not state["in_step"]
+            return func(*args, **(kwargs or {}))
+
+    def step_hook(optimizer, args, kwargs):
+        state["in_step"] = True
+
+    def step_done(optimizer, args, kwargs):
+        state["in_step"] = False
+
+    hooks = [register_optimizer_step_pre_hook(step_hook),
+             register_optimizer_step_post_hook(step_done)]
+    try:
+        with Counter():
+            function()
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return state["count"]
+
+
+def training_throughput(epochs: dict | None = None, repeats: int = 3, device: str = "cpu") -> dict:
+    """For the chapter-04 VAE (8-d latent, 256 hidden, dropout 0.2) and the chapter-03 PixelCNN (48 channels,
+    5 layers) on the 1000 training digits, batch 64: the images per second ``train.fit`` trains (median of
+    ``repeats`` runs, no validation) and the host reads of one epoch with validation (``host_reads``)."""
+    import torch
+
+    from ..data import load_digits
+    from ..models import VAE, PixelCNN
+    from ..train import fit
+
+    epochs = epochs or {"VAE (chapter 04)": 20, "PixelCNN (chapter 03)": 3}
+    makers = {"VAE (chapter 04)": lambda: VAE((1, 8, 8), 17, latent_dim=8, hidden=256, dropout=0.2),
+              "PixelCNN (chapter 03)": lambda: PixelCNN((1, 8, 8), 17, channels=48, layers=5)}
+    split = load_digits()
+    results = {}
+    for name, make in makers.items():
+        runs = []
+        for _ in range(repeats):
+            torch.manual_seed(0)
+            model = make()
+            start = time.perf_counter()
+            fit(model, split.train, epochs=epochs[name], batch_size=64, progress=False, device=torch.device(device))
+            runs.append(epochs[name] * len(split.train.x) / (time.perf_counter() - start))
+        reads = host_reads(lambda: fit(make(), split.train, split.val, epochs=1, batch_size=64, progress=False,
+                                       device=torch.device(device)))
+        results[name] = {"images_per_s": statistics.median(runs), "host_reads_per_epoch": reads}
+    return results
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m course_lib.teaching.bench", description=__doc__.splitlines()[0])
     parser.add_argument("chapters", nargs="*", type=Path, help="notebooks (default: every chapter)")
     parser.add_argument("--gmm", action="store_true", help="benchmark our GMM-EM against scikit-learn's")
+    parser.add_argument("--throughput", action="store_true",
+                        help="training throughput of the chapter-04 VAE and the chapter-03 PixelCNN")
     args = parser.parse_args(argv)
+    if args.throughput:
+        import torch
+
+        print(f"training on the digits, batch 64, {torch.get_num_threads()} torch threads: images/s (median of 3); "
+              f"host reads in one epoch of 16 batches + validation")
+        for name, result in training_throughput().items():
+            print(f"  {name:24s} {result['images_per_s']:8.0f} images/s {result['host_reads_per_epoch']:6d} host reads")
+        return 0
     if args.gmm:
         r = gmm_versus_sklearn()
         print(f"GMM-EM, digits train (1000 × 64), 10 diagonal components, same start, tol 1e-3, "
