@@ -162,7 +162,7 @@ exercises.expect_true("finite log-density far from every sample (log-sum-exp)",
 # %% [markdown]
 # The bandwidth matters more than the kernel. Too small and the estimate is a comb of spikes on the
 # training points (it has *memorised* them); too large and both modes melt into one bump.
-# `course_lib.kde.GaussianKDE` is the same estimator for any dimension (tested against SciPy);
+# `course_lib.models.GaussianKDE` is the same estimator for any dimension (tested against SciPy);
 # drag the slider to feel it, and watch the held-out log-likelihood in the title.
 
 # %%

@@ -166,7 +166,7 @@ after = mixtures.e_step(x_check, *exercises.call(2, m_step, x_check, log_resp_0.
 exercises.expect_true("one E-step + your M-step raises the log-likelihood", bool(after > before), exercise=2)
 
 # %% [markdown]
-# `course_lib.mixtures.GaussianMixture` is the same loop with the pieces a real fit needs:
+# `course_lib.models.GaussianMixture` is the same loop with the pieces a real fit needs:
 # **k-means++** initialisation, a small `reg_covar` added to every variance (so a component cannot
 # collapse onto one point and send the likelihood to $+\infty$), several restarts keeping the best,
 # diagonal covariances for high dimensions. Its log-likelihood matches scikit-learn's
@@ -179,7 +179,8 @@ x_em = data.three_clusters(600)
 fig, ax = plt.subplots(figsize=(6, 3))
 curves = []
 for seed in range(5):
-    gmm = GaussianMixture(3, "full", max_iter=60, tol=0.0, init_params="random", seed=seed).fit(x_em)
+    gmm = GaussianMixture(3, "full", max_iter=60, tol=0.0, init_params="random").fit(
+        x_em, generator=torch.Generator().manual_seed(seed))
     curves.append(gmm.log_likelihood_history)
     ax.plot(gmm.log_likelihood_history, label=f"restart {seed}")
 ax.set(xlabel="EM iteration", ylabel="mean log-likelihood (nats)", title="EM from five random starts")
@@ -307,7 +308,8 @@ val_flat = data.dequantize(split.val.x, noise).reshape(len(split.val.x), -1).dou
 
 q_demo = 10
 ppca_cf = PPCA.fit(train_flat, q_demo)
-ppca_em = PPCA.fit(train_flat, q_demo, method="em", max_iter=3000, tol=1e-9)
+ppca_em = PPCA.fit(train_flat, q_demo, method="em", max_iter=3000, tol=1e-9,
+                  generator=torch.Generator().manual_seed(0))
 fig, ax = plt.subplots(figsize=(6, 3))
 ax.plot(ppca_em.log_likelihood_history, label="EM")
 ax.axhline(ppca_cf.log_prob(train_flat).mean().item(), color="k", ls="--", label="closed form")
@@ -382,7 +384,8 @@ candidates = [("diag", 10, 1e-6), ("diag", 20, 1e-6), ("diag", 40, 1e-6), ("full
               ("full", 5, 0.1)]
 gmm_scores = {}
 for covariance_type, k, reg in candidates:
-    model = GaussianMixture(k, covariance_type, reg_covar=reg, n_init=3, max_iter=300).fit(train_flat)
+    model = GaussianMixture(k, covariance_type, reg_covar=reg, n_init=3, max_iter=300).fit(
+        train_flat, generator=torch.Generator().manual_seed(0))
     gmm_scores[(covariance_type, k, reg)] = (-model.log_prob(val_flat).mean().item(), model)
 best_gmm_key = min(gmm_scores, key=lambda key: gmm_scores[key][0])
 best_gmm = gmm_scores[best_gmm_key][1]

@@ -254,7 +254,7 @@ exercises.expect_true("... and its disadvantage grows with the latent dimension"
 # ```
 #
 # Sum the reconstruction term over pixels: averaging it would shrink it 64-fold against the KL and
-# the model would ignore its latent code. `course_lib.vae.VAE` is exactly this, with MLP networks
+# the model would ignore its latent code. `course_lib.models.VAE` is exactly this, with MLP networks
 # (tanh, dropout) and a small convolutional option.
 #
 # ### Exercise 3 — a Monte Carlo ELBO

@@ -31,13 +31,6 @@ def standard_normal_log_prob(z: torch.Tensor) -> torch.Tensor:
     return -0.5 * (z ** 2 + LOG_2PI).sum(-1)
 
 
-def diagonal_gaussian_log_prob(x: torch.Tensor, mean: torch.Tensor, log_var: torch.Tensor) -> torch.Tensor:
-    """log N(x; mean, diag exp(log_var)) summed over the last dimension; arguments broadcast: (..., D) → (...)."""
-    for name, value in (("x", x), ("mean", mean), ("log_var", log_var)):
-        check_tensor(value, name, min_ndim=1)
-    return -0.5 * ((x - mean) ** 2 * torch.exp(-log_var) + log_var + LOG_2PI).sum(-1)
-
-
 def pairwise_diagonal_gaussian_log_prob(x: torch.Tensor, means: torch.Tensor, variances: torch.Tensor) -> torch.Tensor:
     """log N(x_n; μ_k, diag σ²_k) for every row of x (N, D) and every component k: means (K, D),
     variances broadcastable to (K, D) → (N, K).

@@ -3,10 +3,11 @@
 The data are validated once, against the model, before the first epoch (and moved to the training
 device once); the loop then calls the model's unchecked ``_loss``. Checkpoints are written atomically
 (``storage``) after every epoch; training resumes from the last one, including the optimiser and the
-shuffling generator, so an interrupted run continues exactly where it stopped. The noise a stochastic
-loss draws (a VAE's ε) comes from a generator reseeded from ``seed`` at every epoch, so it does not
-depend on whether earlier epochs ran now or were loaded. (Dropout draws from PyTorch's global
-generator: seed it with ``runtime.seed_everything``.)
+shuffling generator. All randomness of an epoch depends on ``seed`` and the epoch number only: the noise
+a stochastic loss draws (a VAE's ε) comes from a generator reseeded every epoch, and dropout, which
+can only use PyTorch's global generator, runs on a copy of it seeded the same way (``fork_rng``; the
+caller's global generator is left as it was). So an interrupted run continues exactly where it stopped,
+and a chapter gives the same results whether its models were trained now or loaded from the cache.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from .runtime import cache_only
 from .runtime import device as default_device
 from .runtime import progress as progress_bar
 from .storage import load_checkpoint, save_checkpoint
-from .validation import as_float_tensor, positive_float, positive_int
+from .validation import as_float_tensor, has_values, positive_float, positive_int
 
 
 @dataclass
@@ -60,25 +61,44 @@ def _noise_seed(seed: int, epoch: int) -> int:
     return (seed * 1_000_003 + epoch + 1) % 2**63
 
 
+def _as_device(device) -> torch.device:
+    if device is None:
+        return default_device()
+    if not isinstance(device, (str, torch.device)):
+        raise TypeError(f"device must be a torch.device, a str such as 'cuda', or None, got {type(device).__name__}")
+    try:
+        return torch.device(device)
+    except RuntimeError as error:
+        raise ValueError(f"device: {error}") from None
+
+
+def _check_dequantizable(x: torch.Tensor, name: str) -> None:
+    if has_values(x) and ((x < 0).any() or (x != torch.round(x)).any()):
+        raise ValueError(f"{name} must hold non-negative integer grey levels to dequantize")
+
+
 def fit(model: nn.Module, train, val=None, *, epochs: int = 100, batch_size: int = 128, lr: float = 1e-3,
-        weight_decay: float = 0.0, patience: int = 10, transform: Callable | None = None,
+        weight_decay: float = 0.0, patience: int = 10, transform: Callable | None = None, dequantize: bool = False,
         labels_as_context: bool = False, checkpoint: str | os.PathLike | None = None, seed: int = 0,
-        device: torch.device | None = None, progress: bool = True) -> History:
+        device: torch.device | str | None = None, progress: bool = True) -> History:
     """Minimise the model's loss with Adam; return the History, leaving the best weights in ``model``, in eval mode.
 
     model: a ``DensityModel`` (or any ``nn.Module`` with a ``loss(x)`` method). train, val: tensors of
     examples (N, ...) or ``data.Dataset``. Early stopping: after ``patience`` epochs without a better
     validation loss, stop and restore the best weights (no ``val``: train for ``epochs`` and keep the last).
-    ``transform`` is applied to every batch (e.g. ``data.dequantize``). ``labels_as_context``: pass each
-    batch's labels (the datasets' ``y``) as the ``context`` of a class-conditional model.
+    ``dequantize``: train a continuous model of integer levels on k + u, u ~ U[0, 1) drawn afresh for every
+    batch (validated once; Theis et al., 2016). ``transform``: any other function applied to every batch.
+    ``labels_as_context``: pass each batch's labels (the datasets' ``y``) as the ``context`` of a
+    class-conditional model. ``device``: where to train (default ``runtime.device()``).
     ``checkpoint``: a file written after every epoch; if it exists when ``fit`` starts, training resumes
     from it (and returns at once if that run had stopped early or reached ``epochs``). With
     ``$DGM_CACHE_ONLY`` set, a model whose finished checkpoint is missing raises instead of training.
     """
     if not isinstance(model, nn.Module) or not callable(getattr(model, "loss", None)):
         raise TypeError(f"model must be a torch.nn.Module with a loss(x) method, got {type(model).__name__}")
-    if not isinstance(labels_as_context, bool):
-        raise TypeError(f"labels_as_context must be a bool, got {type(labels_as_context).__name__}")
+    for flag, value in (("labels_as_context", labels_as_context), ("dequantize", dequantize)):
+        if not isinstance(value, bool):
+            raise TypeError(f"{flag} must be a bool, got {type(value).__name__}")
     x_train, y_train = _examples(train, "train", labels_as_context)
     x_val, y_val = _examples(val, "val", labels_as_context) if val is not None else (None, None)
     if x_val is not None and x_val.shape[1:] != x_train.shape[1:]:
@@ -93,7 +113,11 @@ def fit(model: nn.Module, train, val=None, *, epochs: int = 100, batch_size: int
         raise TypeError(f"transform must be callable or None, got {type(transform).__name__}")
     if checkpoint is not None and not isinstance(checkpoint, (str, os.PathLike)):
         raise TypeError(f"checkpoint must be a str, os.PathLike or None, got {type(checkpoint).__name__}")
-    dev = device or default_device()
+    dev = _as_device(device)
+    if dequantize:
+        _check_dequantizable(x_train, "train")
+        if x_val is not None:
+            _check_dequantizable(x_val, "val")
     model.to(dev)
 
     if isinstance(model, DensityModel):
@@ -118,7 +142,11 @@ def fit(model: nn.Module, train, val=None, *, epochs: int = 100, batch_size: int
 
     if checkpoint is not None and Path(checkpoint).is_file():
         saved = load_checkpoint(checkpoint)
-        model.load_state_dict(saved["model"])
+        try:
+            model.load_state_dict(saved["model"])
+        except (KeyError, RuntimeError) as error:  # another model's (or an older version's) checkpoint
+            raise ValueError(f"checkpoint: {checkpoint} does not hold a training state of this "
+                             f"{type(model).__name__} ({str(error).splitlines()[0]}); delete it to train afresh") from None
         optimizer.load_state_dict(saved["optimizer"])
         shuffler.set_state(saved["shuffler"])
         history = History(**saved["history"])
@@ -129,9 +157,14 @@ def fit(model: nn.Module, train, val=None, *, epochs: int = 100, batch_size: int
                            f"{checkpoint or 'this fit (no checkpoint)'} holds no finished training: run the "
                            f"chapter once without DGM_CACHE_ONLY to fill the cache")
 
+    def prepared(batch):
+        if dequantize:
+            batch = batch + randomness.uniform(batch.shape, generator=noise, device=dev, dtype=batch.dtype)
+        return transform(batch) if transform else batch
+
     def mean_loss(x, y) -> float:
         with evaluation_mode(model):
-            total = sum(loss_of(transform(batch) if transform else batch, context, noise).double() * len(batch)
+            total = sum(loss_of(prepared(batch), context, noise).double() * len(batch)
                         for batch, context in _batches(x, y, torch.arange(len(x), device=dev), batch_size))
         return total.item() / len(x)
 
@@ -144,15 +177,18 @@ def fit(model: nn.Module, train, val=None, *, epochs: int = 100, batch_size: int
             noise.manual_seed(_noise_seed(seed, epoch))
         order = randomness.permutation(len(x_train), generator=shuffler, device=dev)
         total = torch.zeros((), dtype=torch.float64, device=dev)
-        for batch, context in _batches(x_train, y_train, order, batch_size):
-            batch = transform(batch) if transform else batch
-            loss = loss_of(batch, context, noise)
-            if not torch.isfinite(loss):  # stop at once: a step on a non-finite loss turns the weights into NaN
-                raise FloatingPointError(f"loss became {loss.item()} in epoch {epoch}; try a smaller lr")
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            total += loss.detach().double() * len(batch)
+        with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):
+            torch.default_generator.manual_seed(_noise_seed(seed, epoch))   # what dropout draws
+            if dev.type == "cuda":
+                torch.cuda.manual_seed(_noise_seed(seed, epoch))
+            for batch, context in _batches(x_train, y_train, order, batch_size):
+                loss = loss_of(prepared(batch), context, noise)
+                if not torch.isfinite(loss):  # stop at once: a step on a non-finite loss turns the weights to NaN
+                    raise FloatingPointError(f"loss became {loss.item()} in epoch {epoch}; try a smaller lr")
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                total += loss.detach().double() * len(batch)
         history.train_loss.append(total.item() / len(x_train))
         if x_val is not None:
             history.val_loss.append(mean_loss(x_val, y_val))

@@ -6,8 +6,9 @@ but not everywhere: matrix products, ``F.linear``, convolutions, ``gather``, ind
 generator happily draws "on" meta. CUDA rejects all of these. ``SingleDeviceMode`` sees every
 operation PyTorch dispatches and refuses:
 
-* an operation whose tensor arguments live on more than one device (a 0-dim CPU tensor counts as a
-  number, as PyTorch itself allows), except the explicit transfers ``.to()`` and ``copy_``;
+* an operation whose tensor arguments live on more than one device, except the explicit transfers
+  ``.to()`` and ``copy_``; a 0-dim CPU tensor counts as a number, as CUDA allows in arithmetic, but not
+  as an index (CUDA rejects a CPU index in ``index_select``, ``gather`` and the like);
 * a random draw whose generator lives on another device than the one it draws on.
 """
 
@@ -18,6 +19,9 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_leaves
 
 TRANSFERS = {torch.ops.aten._to_copy.default, torch.ops.aten.copy_.default}
+INDEXING = {getattr(torch.ops.aten, name) for name in (
+    "index", "index_select", "gather", "scatter", "scatter_add", "index_put", "index_put_", "index_copy",
+    "index_copy_", "index_add", "index_add_", "take", "embedding", "searchsorted")}
 
 
 class DeviceMismatch(RuntimeError):
@@ -40,7 +44,9 @@ class SingleDeviceMode(TorchDispatchMode):
         self.operations += 1
         if func not in TRANSFERS:
             leaves = tree_leaves((args, kwargs))
-            devices = {leaf.device for leaf in leaves if isinstance(leaf, torch.Tensor) and not _is_number(leaf)}
+            indexing = func.overloadpacket in INDEXING
+            devices = {leaf.device for leaf in leaves
+                       if isinstance(leaf, torch.Tensor) and (indexing or not _is_number(leaf))}
             if len(devices) > 1:
                 raise DeviceMismatch(f"{func} mixes devices {sorted(map(str, devices))}")
             target = kwargs.get("device") or (next(iter(devices)) if devices else None)

@@ -209,3 +209,12 @@ def test_causal_conv1d_shift():
     x = torch.zeros(1, 1, 6, requires_grad=True)
     conv(x)[0, 0, 3].backward()
     assert (x.grad[0, 0] != 0).nonzero().flatten().tolist() == [1, 2]
+
+
+def test_made_ensemble_log_likelihood_can_be_differentiated():
+    """log p(x) of a mask ensemble mixes K forward passes: back-propagating it must work, and reach every layer."""
+    model = MADE((1, 3, 3), 3, hidden=(16, 16), n_masks=3)
+    x = torch.randint(0, 3, (5, 1, 3, 3)).float()
+    model.log_prob(x).mean().backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in model.parameters())
+    assert model.current.item() == 0                 # evaluating all K masks leaves the one in use unchanged

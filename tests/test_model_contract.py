@@ -4,6 +4,14 @@ Each model is built small, on a space where its answers can be checked exactly: 
 three grey levels (81 images in all, two levels for the Bernoulli VAE: 16) or the plane. A test below
 fails when a model class of ``course_lib.models`` is missing from ``CASES``: a new model joins the suite
 by adding one line here.
+
+The device test needs no GPU: every model moves to PyTorch's shape-only ``meta`` device and runs under
+``strict_devices.SingleDeviceMode``, which rejects what CUDA rejects (meta alone lets several mixes
+through; see that module). Two things cannot run on meta, and are guarded otherwise: reading values
+(``item()``, ``bool(tensor)``: data checks skip meta inputs, and ``fit`` and EM, which read losses and
+likelihoods, run on data: their device handling is covered by calling their steps, e.g. one E- and
+M-step, on meta), and ``torch.unique``, which has no meta kernel and is only used when a histogram is
+built from data (on the data's device).
 """
 
 from __future__ import annotations
@@ -15,7 +23,6 @@ import pkgutil
 from dataclasses import dataclass
 from typing import Callable
 
-import numpy as np
 import pytest
 import torch
 from scipy import stats
@@ -101,10 +108,12 @@ class Case:
 CASES = {
     "Gaussian": Case(lambda s: Gaussian(torch.tensor([0.5, -0.5]) * (s + 1),
                                         torch.tensor([[1.0, 0.6], [0.6, 0.8]]) / (s + 1)), "plane"),
-    "GaussianMixture (full)": Case(lambda s: GaussianMixture(3, "full", seed=s).fit(_plane_points(s)), "plane",
+    "GaussianMixture (full)": Case(lambda s: GaussianMixture(3, "full").fit(_plane_points(s), generator=torch.Generator().manual_seed(s)),
+                                   "plane",
                                    blank=lambda: GaussianMixture(3, "full"),
                                    extras=lambda m, x: _em_steps(m, x)),
-    "GaussianMixture (diag)": Case(lambda s: GaussianMixture(2, "diag", seed=s).fit(_plane_points(s)), "plane",
+    "GaussianMixture (diag)": Case(lambda s: GaussianMixture(2, "diag").fit(_plane_points(s), generator=torch.Generator().manual_seed(s)),
+                                   "plane",
                                    blank=lambda: GaussianMixture(2, "diag"),
                                    extras=lambda m, x: _em_steps(m, x)),
     "GaussianKDE": Case(lambda s: GaussianKDE(_plane_points(s, 40), 0.4), "plane",
@@ -325,6 +334,8 @@ def test_the_device_guard_catches_what_meta_alone_lets_through():
         torch.zeros(3, 3) @ matrix
     with pytest.raises(DeviceMismatch, match="generator on cpu"), SingleDeviceMode():
         torch.randn(3, generator=torch.Generator(), device="meta")
+    with pytest.raises(DeviceMismatch, match="mixes devices"), SingleDeviceMode():
+        matrix.index_select(0, torch.tensor(0))                             # a CPU index, even a 0-dim one
     with SingleDeviceMode():                                                # explicit transfers are fine
         torch.zeros(3).to("meta") * matrix[0] * torch.tensor(2.0)
 
@@ -452,7 +463,20 @@ def test_an_unfitted_mixture_says_so():
             call(GaussianMixture(2))
 
 
-def test_mean_nll_needs_a_course_model():
+def test_mean_nll_needs_a_course_model_and_batches_exactly():
     with pytest.raises(TypeError, match="model must be a course_lib DensityModel, got Linear"):
         mean_nll(torch.nn.Linear(2, 2), torch.zeros(3, 2))
-    assert np.isfinite(mean_nll(CASES["Gaussian"].make(0), _plane_points(0)))
+    model, x = CASES["Gaussian"].make(0), _plane_points(0)
+    expected = -model.log_prob(x).double().mean().item()
+    assert mean_nll(model, x, batch_size=7) == pytest.approx(expected, rel=1e-12)   # 300 = 42 batches of 7 + 6
+
+
+def test_mean_nll_of_an_estimate_is_reproducible_with_its_generator():
+    model, x = CASES["VAE (MLP, categorical)"].make(0), every_image(3)[:20]
+    runs = []
+    for global_seed in (1, 2):
+        torch.manual_seed(global_seed)
+        runs.append(mean_nll(model, x, generator=torch.Generator().manual_seed(0)))
+    assert runs[0] == runs[1]
+    assert runs[0] == pytest.approx(-model.log_prob(x, generator=torch.Generator().manual_seed(0)).mean().item(),
+                                    rel=1e-6)

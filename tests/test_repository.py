@@ -57,7 +57,7 @@ def test_toc_lists_exactly_the_chapters_in_order():
 
 
 PLANNED = {1: "density_estimation", 2: "latent_variable_models", 3: "autoregressive", 4: "variational_autoencoders",
-           5: "normalizing_flows", 6: "gans", 7: "wasserstein", 8: "evaluation", 9: "beyond"}
+           5: "normalizing_flows", 6: "gans", 7: "wasserstein", 8: "energy_score_diffusion", 9: "evaluation"}
 
 
 def test_chapters_follow_the_course_plan():

@@ -183,3 +183,48 @@ def test_fit_stops_on_a_non_finite_loss():
         model.mean.fill_(1e30)  # (x - μ)² overflows float32: the loss is infinite
     with pytest.raises(FloatingPointError, match="loss became inf in epoch 0; try a smaller lr"):
         fit(model, _data(), epochs=2, progress=False)
+
+
+def test_resume_is_exact_with_dropout_and_a_stochastic_loss(tmp_path):
+    """A VAE draws ε (loss noise) and dropout masks: both depend on (seed, epoch) only, so 2 + 2 epochs
+    with a resume in between give the same weights as 4 epochs at once; the caller's global RNG is untouched."""
+    from course_lib import data
+    from course_lib.models import VAE
+
+    train = data.load_digits().train.x[:200]
+    make = lambda: (torch.manual_seed(0), VAE(latent_dim=2, hidden=16, dropout=0.3))[1]  # noqa: E731
+    straight, resumed, checkpoint = make(), make(), tmp_path / "vae.pt"
+    torch.manual_seed(123)
+    state = torch.get_rng_state()
+    fit(straight, train, epochs=4, batch_size=50, progress=False)
+    assert torch.equal(torch.get_rng_state(), state)            # fit leaves the global generator as it found it
+    fit(resumed, train, epochs=2, batch_size=50, checkpoint=checkpoint, progress=False)
+    torch.manual_seed(999)                                      # whatever happens between the two sessions
+    resumed_again = make()
+    fit(resumed_again, train, epochs=4, batch_size=50, checkpoint=checkpoint, progress=False)
+    for a, b in zip(straight.parameters(), resumed_again.parameters()):
+        assert torch.equal(a, b)
+
+
+def test_fit_dequantizes_each_batch_afresh_and_checks_the_levels_once():
+    class Recorder(DiagonalGaussian):
+        seen: list = []
+
+        def _log_prob(self, x, context):
+            Recorder.seen.append(x.detach().clone())
+            return super()._log_prob(x, context)
+
+    levels = torch.randint(0, 5, (64, 2)).float()
+    fit(Recorder(), levels, epochs=2, batch_size=64, dequantize=True, progress=False)
+    first, second = Recorder.seen
+    assert torch.equal(torch.floor(first.sort(0).values), levels.sort(0).values)   # k + u with u in [0, 1)
+    assert not torch.equal(first.sort(0).values, second.sort(0).values)             # new noise every epoch
+    with pytest.raises(ValueError, match="train must hold non-negative integer grey levels to dequantize"):
+        fit(DiagonalGaussian(), levels + 0.5, epochs=1, dequantize=True, progress=False)
+
+
+def test_a_checkpoint_of_another_model_is_refused_with_a_clear_message(tmp_path):
+    checkpoint = tmp_path / "run.pt"
+    fit(DiagonalGaussian(dim=2), _data(), epochs=1, checkpoint=checkpoint, progress=False)
+    with pytest.raises(ValueError, match="run.pt does not hold a training state of this DiagonalGaussian"):
+        fit(DiagonalGaussian(dim=3), torch.zeros(10, 3), epochs=2, checkpoint=checkpoint, progress=False)

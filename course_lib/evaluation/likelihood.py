@@ -18,8 +18,9 @@ def mean_nll(model: DensityModel, x, *, context=None, dequantize: bool = False, 
 
     For a discrete model pass the integer data (exact). For a continuous model of integer data pass
     ``dequantize=True``: each example gets one uniform noise draw (from ``generator``) and the result is
-    a Monte Carlo estimate of the dequantization bound, -E_u log p(x + u) ≥ -log P(x).
-    ``context``: the labels of a class-conditional model, shape (N,).
+    a Monte Carlo estimate of the dequantization bound, -E_u log p(x + u) ≥ -log P(x). A model whose
+    ``log_prob`` is itself an estimate (``log_prob_is_estimate``, e.g. the VAE's IWAE) draws from
+    ``generator`` too. ``context``: the labels of a class-conditional model, shape (N,).
     """
     if not isinstance(model, DensityModel):
         raise TypeError(f"model must be a course_lib DensityModel, got {type(model).__name__}")
@@ -33,11 +34,12 @@ def mean_nll(model: DensityModel, x, *, context=None, dequantize: bool = False, 
     model._check_ready()
     x = model.check_input(x)             # validated once; the batches below are not checked again
     context = model.check_context(context, len(x))
+    options = {"generator": generator} if model.log_prob_is_estimate else {}
     total = torch.zeros((), dtype=torch.float64, device=model.device)
     with evaluation_mode(model):
         for start in range(0, len(x), batch_size):
             batch = x[start:start + batch_size]
-            log_p = model._log_prob(batch, None if context is None else context[start:start + batch_size])
+            log_p = model._log_prob(batch, None if context is None else context[start:start + batch_size], **options)
             if log_p.shape != (len(batch),):
                 raise ValueError(f"model.log_prob must return shape ({len(batch)},), got {tuple(log_p.shape)}")
             total = total - log_p.double().sum()

@@ -13,7 +13,6 @@ output (Salimans et al., 2017) as an alternative to the categorical one.
 
 from __future__ import annotations
 
-import math
 from abc import abstractmethod
 
 import torch
@@ -21,8 +20,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import randomness
+from ..distributions import log_mean_exp
 from ..nn.masked import CausalConv1d, MaskedConv2d, MaskedLinear, made_masks
-from ..validation import generator_or_none, positive_int
+from ..validation import check_tensor, generator_or_none, positive_int
 from .base import ImageModel, evaluation_mode
 
 
@@ -134,15 +134,17 @@ class MADE(AutoregressiveImageModel):
     """Masked autoencoder for distribution estimation: an MLP whose masks (from integer degrees) make
     output d depend only on inputs before d in the order. With ``n_masks`` > 1 each mask has its own
     random order and hidden degrees; training cycles through them, and ``log_prob`` is the exact
-    mixture log (1/K) Σ_k p_k(x), computed with logsumexp − log K (never by averaging logits)."""
+    mixture log (1/K) Σ_k p_k(x), computed with log_mean_exp (never by averaging logits).
+    ``seed`` draws the orders and hidden degrees (part of the architecture). The masks of all K sets are
+    buffers and the one in use, ``current``, is a buffer too: a resumed ensemble follows the same sequence."""
 
     def __init__(self, image_shape=(1, 8, 8), levels: int = 17, hidden=(256, 256), n_masks: int = 1, seed: int = 0):
         super().__init__(image_shape, levels)
         self.n_masks = positive_int(n_masks, "n_masks")
         hidden = [positive_int(h, "hidden") for h in hidden]
         sizes = [self.pixels, *hidden, self.pixels * levels]
-        self.layers = nn.ModuleList(MaskedLinear(a, b) for a, b in zip(sizes[:-1], sizes[1:]))
-        generator = torch.Generator().manual_seed(seed)
+        self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:]))
+        generator = torch.Generator().manual_seed(positive_int(seed, "seed", minimum=0))
         orders, masks = [], []
         for k in range(self.n_masks):
             order = torch.arange(self.pixels) if k == 0 else randomness.permutation(self.pixels, generator=generator)
@@ -150,30 +152,35 @@ class MADE(AutoregressiveImageModel):
             ranks[order] = torch.arange(self.pixels)
             orders.append(order)
             masks.append(made_masks(ranks, hidden, outputs_per_input=levels, generator=generator))
-        self.register_buffer("orders", torch.stack(orders))
+        self.register_buffer("orders", torch.stack(orders))                       # (K, D)
         for i in range(len(self.layers)):
-            self.register_buffer(f"masks_{i}", torch.stack([m[i] for m in masks]))
-        self.register_buffer("current", torch.zeros((), dtype=torch.long))   # the mask in use: part of the state
+            self.register_buffer(f"masks_{i}", torch.stack([m[i] for m in masks]))  # (K, out, in)
+        self.register_buffer("current", torch.zeros((), dtype=torch.long))
         self._use_mask(self.current)
 
     def use_mask(self, k: int) -> None:
-        """Switch every layer (and the sampling order) to mask k."""
+        """Switch the network (and the sampling order) to mask k."""
         if isinstance(k, bool) or not isinstance(k, int) or not 0 <= k < self.n_masks:
             raise ValueError(f"k must be an int in [0, {self.n_masks - 1}], got {k!r}")
         self._use_mask(torch.tensor(k, device=self.device))
 
     def _use_mask(self, k: torch.Tensor) -> None:
-        # k is a 0-dim tensor on the model's device: switching masks never reads a value back to the host
+        # k: a 0-dim tensor on the model's device, so switching never reads a value back to the host
         self.current.copy_(k)
-        for i, layer in enumerate(self.layers):
-            layer.mask.copy_(getattr(self, f"masks_{i}").index_select(0, k.view(1))[0])
         self.order.copy_(self.orders.index_select(0, k.view(1))[0])
 
-    def _log_probs(self, x, context):
+    def _masked_forward(self, x, k: torch.Tensor):
+        """The MLP with mask set k, applied as F.linear(h, mask ⊙ W, b) (the weights themselves untouched)."""
         h = self.scaled(x).reshape(len(x), -1)
-        for layer in self.layers[:-1]:
-            h = torch.relu(layer(h))
-        return _as_image_log_probs(self.layers[-1](h), self.levels, self.image_shape)
+        for i, layer in enumerate(self.layers):
+            mask = getattr(self, f"masks_{i}").index_select(0, k.view(1))[0]
+            h = F.linear(h, mask * layer.weight, layer.bias)
+            if i < len(self.layers) - 1:
+                h = torch.relu(h)
+        return _as_image_log_probs(h, self.levels, self.image_shape)
+
+    def _log_probs(self, x, context):
+        return self._masked_forward(x, self.current.clone())   # a copy: later switches leave this graph intact
 
     def _loss(self, x, context, generator):
         if self.n_masks > 1:
@@ -183,12 +190,9 @@ class MADE(AutoregressiveImageModel):
     def _log_prob(self, x, context):
         if self.n_masks == 1:
             return super()._log_prob(x, context)
-        start, per_mask = self.current.clone(), []
-        for k in range(self.n_masks):
-            self._use_mask(torch.tensor(k, device=self.device))
-            per_mask.append(super()._log_prob(x, context))
-        self._use_mask(start)
-        return torch.logsumexp(torch.stack(per_mask), dim=0) - math.log(self.n_masks)
+        per_mask = [self._masked_forward(x, torch.tensor(k, device=self.device)).gather(1, x.long()).sum((1, 2, 3))
+                    for k in range(self.n_masks)]
+        return log_mean_exp(torch.stack(per_mask), dim=0)
 
     def _sample(self, n, generator, context, observed=None, known=None):
         """Ancestral sampling from the mixture: each image picks one of the K masks uniformly, then its
@@ -214,6 +218,10 @@ def discretized_logistic_mixture(params: torch.Tensor, levels: int) -> torch.Ten
     bin [c - δ, c + δ] around c = 2x/(L-1) - 1 (δ = 1/(L-1)); the two end bins extend to ±∞, so the
     L probabilities sum to one exactly. Returns (B, L, H, W).
     """
+    check_tensor(params, "params", ndim=4)
+    if params.shape[1] % 3:
+        raise ValueError(f"params must have 3K channels (logits, means, log-scales), got {params.shape[1]}")
+    levels = positive_int(levels, "levels", minimum=2)
     logit_weights, means, log_scales = params.chunk(3, dim=1)                     # (B, K, H, W) each
     log_scales = log_scales.clamp(min=-7.0)
     centres = torch.linspace(-1, 1, levels, device=params.device, dtype=params.dtype).view(1, 1, levels, 1, 1)

@@ -14,7 +14,8 @@ The contract (checked for every model by ``tests/test_model_contract.py``):
 
 * ``device``: where the model lives (a non-persistent buffer tells it, even for models without parameters);
 * ``sample`` draws on the model's device, under ``no_grad``, in eval mode, and restores the mode it found;
-* randomness comes from ``generator=`` only (see ``course_lib.randomness``);
+* randomness comes from ``generator=`` only (see ``course_lib.randomness``); the one exception is dropout
+  in train mode, which PyTorch draws from its global generator (``train.fit`` seeds a copy of it per epoch);
 * conditioning is an argument, ``context`` (class labels for a model with ``context_classes``), never state;
 * all fitted state lives in parameters or buffers, so ``state_dict`` round-trips and ``.to()`` moves it all;
 * public methods validate their arguments once, then call the unchecked ``_log_prob``, ``_sample`` and
@@ -106,6 +107,9 @@ class Sampler(nn.Module, ABC):
 class DensityModel(Sampler):
     """A likelihood model. Subclasses implement ``_log_prob(x, context)`` and ``_sample``, and say in
     ``check_input`` what data they model."""
+
+    #: True when log_prob is a Monte Carlo estimate (a VAE's IWAE): its log_prob and _log_prob take generator=
+    log_prob_is_estimate = False
 
     def check_input(self, x, name: str = "x") -> torch.Tensor:
         """``x`` checked (type, shape, values) and moved to the model's device. Default: finite numbers."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from .. import randomness
-from ..validation import as_float_tensor, has_values, positive_float, positive_int
+from ..validation import as_float_tensor, as_level_images, positive_float, positive_int
 from .base import DensityModel
 
 
@@ -31,20 +31,15 @@ class FactorizedCategorical(DensityModel):
         x = as_float_tensor(x, "x", ndim=tuple(range(2, 5)))
         levels = positive_int(levels, "levels", minimum=2)
         pseudocount = positive_float(pseudocount, "pseudocount", allow_zero=True)
-        _check_levels(x, levels, "x")
+        as_level_images(x, "x", x.shape[1:], levels)
         pixels = x.reshape(len(x), -1).long().T  # (P, N): one row of levels per pixel
         counts = torch.zeros(len(pixels), levels, dtype=torch.float64, device=x.device)
         counts.scatter_add_(1, pixels, torch.ones_like(pixels, dtype=torch.float64))  # a histogram per pixel
         counts = (counts + pseudocount).reshape(*x.shape[1:], levels)
-        return cls((counts / counts.sum(-1, keepdim=True)).float())
+        return cls((counts / counts.sum(-1, keepdim=True)).float()).eval()
 
     def check_input(self, x, name: str = "x") -> torch.Tensor:
-        x = as_float_tensor(x, name)
-        if tuple(x.shape[1:]) != tuple(self.probs.shape[:-1]):
-            raise ValueError(f"{name} must have shape (B, {', '.join(map(str, self.probs.shape[:-1]))}), "
-                             f"got {tuple(x.shape)}")
-        _check_levels(x, self.levels, name)
-        return x.to(self.device)
+        return as_level_images(x, name, self.probs.shape[:-1], self.levels).to(self.device)
 
     def _log_prob(self, x, context):
         """Σ_d log π_d[x_d] for each example, (B, *event_shape) → (B,), in nats."""
@@ -56,8 +51,3 @@ class FactorizedCategorical(DensityModel):
         """Every pixel drawn independently from its categorical; shape (n, *event_shape)."""
         draws = randomness.categorical(self.probs.reshape(-1, self.levels), n, generator=generator)  # (pixels, n)
         return draws.T.reshape(n, *self.probs.shape[:-1]).to(self.probs.dtype)
-
-
-def _check_levels(x: torch.Tensor, levels: int, name: str) -> None:
-    if has_values(x) and ((x < 0).any() or (x > levels - 1).any() or (x != torch.round(x)).any()):
-        raise ValueError(f"{name} must hold integer grey levels in [0, {levels - 1}]")

@@ -29,14 +29,14 @@ class Gaussian(DensityModel):
 
     @classmethod
     def fit(cls, x) -> "Gaussian":
-        """Maximum-likelihood fit to x of shape (N, D): μ = mean, Σ = (1/N) Σ_n (x_n − μ)(x_n − μ)ᵀ.
+        """Maximum-likelihood fit to x of shape (N, D): μ = mean, Σ = (1/N) Σ_n (x_n − μ)(x_n − μ)ᵀ (eval mode).
 
         Note the 1/N (not 1/(N − 1)): the MLE is the biased covariance.
         """
         x = as_float_tensor(x, "x", ndim=2)
         if len(x) <= x.shape[1]:
             raise ValueError(f"x needs more rows than columns for a full-rank covariance, got shape {tuple(x.shape)}")
-        return cls(*sample_covariance(x))
+        return cls(*sample_covariance(x)).eval()
 
     def check_input(self, x, name: str = "x") -> torch.Tensor:
         return as_float_tensor(x, name, ndim=2, last_dim=len(self.mean)).to(self.device)

@@ -74,11 +74,13 @@ class HistogramDensity(DensityModel):
 
     def _sample(self, n, generator, context):
         """Choose a bin with probability (c + α)/(N + αM), then a uniform point inside it; shape (n, D)."""
-        # (c + α)/(N + αM) is a two-part mixture: occupied bins in proportion to c, or any bin uniformly.
-        total = self.counts.sum().double()
-        alpha_mass = self.pseudocount * math.exp(self.log_num_bins) if self.pseudocount else 0.0
+        # (c + α)/(N + αM) is a two-part mixture: occupied bins in proportion to c, or any of the M bins
+        # uniformly, with probability αM / (N + αM) = sigmoid(log α + log M − log N) (M = bins^D overflows).
+        log_n = torch.log(self.counts.sum().double())
+        p_anywhere = (torch.sigmoid(math.log(self.pseudocount) + self.log_num_bins - log_n) if self.pseudocount
+                      else torch.zeros_like(log_n))
         anywhere_bin = randomness.uniform((n,), generator=generator, device=self.device,
-                                          dtype=torch.float64) < alpha_mass / (total + alpha_mass)
+                                          dtype=torch.float64) < p_anywhere
         picked = self.cells[randomness.categorical(self.counts.double(), n, generator=generator)]
         anywhere = randomness.integers(self.bins, (n, self.dim), generator=generator, device=self.device)
         cell = torch.where(anywhere_bin[:, None], anywhere, picked)

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import math
-
 import torch
 
 from .. import randomness
-from ..distributions import pairwise_diagonal_gaussian_log_prob
+from ..distributions import log_mean_exp, pairwise_diagonal_gaussian_log_prob
 from ..validation import as_float_tensor, positive_float, positive_int
 from .base import DensityModel
 
@@ -16,7 +14,8 @@ class GaussianKDE(DensityModel):
     """p(x) = 1/N Σ_n N(x; x_n, h² I): one isotropic Gaussian bump of width h on every data point.
 
     ``data`` has shape (N, *event_shape); examples are flattened to D = prod(event_shape) numbers.
-    ``bandwidth`` h is in the units of the data. The centres are a buffer (they move with ``.to()``).
+    ``bandwidth`` h is in the units of the data. The centres (N, D) and h (0-dim, chosen from data by
+    ``select_bandwidth``) are buffers: they move with ``.to()`` and travel in the ``state_dict``.
     """
 
     _fitted_buffers = ("centers",)
@@ -24,9 +23,9 @@ class GaussianKDE(DensityModel):
     def __init__(self, data, bandwidth: float):
         super().__init__()
         data = as_float_tensor(data, "data", ndim=tuple(range(2, 6)))
-        self.bandwidth = positive_float(bandwidth, "bandwidth")
         self.event_shape = tuple(data.shape[1:])
         self.register_buffer("centers", data.reshape(len(data), -1).clone())
+        self.register_buffer("bandwidth", torch.tensor(positive_float(bandwidth, "bandwidth"), dtype=torch.float64))
         self.to(data.device)  # the model lives where its data were given
 
     @property
@@ -48,15 +47,15 @@ class GaussianKDE(DensityModel):
 
     def _log_prob(self, x, context, chunk: int = 1024):
         flat = x.reshape(len(x), -1).to(self.centers.dtype)
-        variance = torch.full((1, self.dim), self.bandwidth ** 2, dtype=flat.dtype, device=self.device)
-        return torch.cat([torch.logsumexp(pairwise_diagonal_gaussian_log_prob(part, self.centers, variance), dim=1)
-                          for part in torch.split(flat, chunk)]) - math.log(len(self.centers))
+        variance = (self.bandwidth ** 2).to(flat.dtype).expand(1, self.dim)
+        return torch.cat([log_mean_exp(pairwise_diagonal_gaussian_log_prob(part, self.centers, variance), dim=1)
+                          for part in torch.split(flat, chunk)])
 
     def _sample(self, n, generator, context):
         """Pick a data point uniformly, add N(0, h² I) noise; shape (n, *event_shape)."""
         index = randomness.integers(len(self.centers), (n,), generator=generator, device=self.device)
         noise = randomness.normal((n, self.dim), generator=generator, device=self.device, dtype=self.centers.dtype)
-        return (self.centers[index] + self.bandwidth * noise).reshape(n, *self.event_shape)
+        return (self.centers[index] + self.bandwidth.to(noise.dtype) * noise).reshape(n, *self.event_shape)
 
 
 def select_bandwidth(train, val, bandwidths) -> tuple[float, torch.Tensor]:

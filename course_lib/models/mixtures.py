@@ -14,7 +14,7 @@ import torch
 
 from .. import randomness
 from ..distributions import gaussian_log_prob, pairwise_diagonal_gaussian_log_prob
-from ..validation import as_float_tensor, generator_or_none, positive_float, positive_int
+from ..validation import as_float_tensor, check_tensor, generator_or_none, positive_float, positive_int
 from .base import DensityModel
 
 COVARIANCE_TYPES = ("full", "diag")
@@ -39,10 +39,24 @@ def kmeans_plus_plus(x: torch.Tensor, k: int, generator: torch.Generator | None 
     return torch.stack(centers)
 
 
+def _check_components(x, means, covariances, covariance_type) -> None:
+    """Types and shapes only (these run at every EM iteration)."""
+    if covariance_type not in COVARIANCE_TYPES:
+        raise ValueError(f"covariance_type must be one of {COVARIANCE_TYPES}, got {covariance_type!r}")
+    check_tensor(x, "x", ndim=2)
+    check_tensor(means, "means", ndim=2, last_dim=x.shape[1])
+    expected = (len(means), x.shape[1], x.shape[1]) if covariance_type == "full" else tuple(means.shape)
+    check_tensor(covariances, "covariances")
+    if tuple(covariances.shape) != expected:
+        raise ValueError(f"covariances must have shape {expected} for {covariance_type!r} covariances, "
+                         f"got {tuple(covariances.shape)}")
+
+
 def component_log_densities(x: torch.Tensor, means: torch.Tensor, covariances: torch.Tensor,
                             covariance_type: str) -> torch.Tensor:
     """log N(x_n; μ_k, Σ_k) for every point and component: (N, D) → (N, K) (``distributions``: Cholesky
     factors for full covariances, three matrix products for diagonal ones)."""
+    _check_components(x, means, covariances, covariance_type)
     if covariance_type == "diag":
         return pairwise_diagonal_gaussian_log_prob(x, means, covariances)
     return gaussian_log_prob(x, means, torch.linalg.cholesky(covariances))
@@ -50,6 +64,9 @@ def component_log_densities(x: torch.Tensor, means: torch.Tensor, covariances: t
 
 def e_step(x, weights, means, covariances, covariance_type="full") -> tuple[torch.Tensor, torch.Tensor]:
     """Responsibilities r_nk = p(z = k | x_n) in log space, shape (N, K), and the mean log-likelihood."""
+    check_tensor(weights, "weights", ndim=1)
+    if len(weights) != len(means):
+        raise ValueError(f"weights must have one entry per component ({len(means)}), got shape {tuple(weights.shape)}")
     joint = torch.log(weights)[None] + component_log_densities(x, means, covariances, covariance_type)
     log_px = torch.logsumexp(joint, dim=1, keepdim=True)
     return joint - log_px, log_px.mean()
@@ -60,6 +77,13 @@ def m_step(x, resp, covariance_type="full", reg_covar=1e-6) -> tuple[torch.Tenso
 
     ``reg_covar`` is added to every variance, so no component collapses onto a single point.
     """
+    if covariance_type not in COVARIANCE_TYPES:
+        raise ValueError(f"covariance_type must be one of {COVARIANCE_TYPES}, got {covariance_type!r}")
+    check_tensor(x, "x", ndim=2)
+    check_tensor(resp, "resp", ndim=2)
+    if len(resp) != len(x):
+        raise ValueError(f"resp must have one row per point ({len(x)}), got shape {tuple(resp.shape)}")
+    reg_covar = positive_float(reg_covar, "reg_covar", allow_zero=True)
     nk = resp.sum(0) + 10 * torch.finfo(resp.dtype).eps                       # effective counts (K,)
     means = resp.T @ x / nk[:, None]
     if covariance_type == "diag":
@@ -77,14 +101,14 @@ class GaussianMixture(DensityModel):
     Fitted state (buffers, empty until ``fit``; float64): ``weights`` (K,), ``means`` (K, D),
     ``covariances`` (K, D, D) or (K, D), ``log_likelihood_history`` (mean log-likelihood of the training
     data at the start of each iteration and at the end, best restart) and ``converged``. With
-    ``record=True``, ``snapshots`` keeps the parameters at every iteration (for the EM stepper).
+    ``record=True``, ``snapshots`` keeps the parameters at every iteration: a diagnostic for the EM
+    stepper, not model state (it is not saved or moved).
     """
 
     _fitted_buffers = ("weights", "means", "covariances", "log_likelihood_history")
 
     def __init__(self, n_components: int, covariance_type: str = "full", reg_covar: float = 1e-6,
-                 max_iter: int = 100, tol: float = 1e-3, n_init: int = 1, init_params: str = "kmeans++",
-                 seed: int = 0):
+                 max_iter: int = 100, tol: float = 1e-3, n_init: int = 1, init_params: str = "kmeans++"):
         super().__init__()
         self.n_components = positive_int(n_components, "n_components")
         if covariance_type not in COVARIANCE_TYPES:
@@ -97,7 +121,6 @@ class GaussianMixture(DensityModel):
         if init_params not in INIT_PARAMS:
             raise ValueError(f"init_params must be one of {INIT_PARAMS}, got {init_params!r}")
         self.init_params = init_params
-        self.seed = positive_int(seed, "seed", minimum=0)
         for name in self._fitted_buffers:
             self.register_buffer(name, torch.empty(0, dtype=torch.float64))
         self.register_buffer("converged", torch.tensor(False))
@@ -153,11 +176,13 @@ class GaussianMixture(DensityModel):
         history.append(e_step(x, weights, means, covariances, self.covariance_type)[1].item())
         return (weights, means, covariances), history, snapshots, converged
 
-    def fit(self, x, init: tuple | None = None, record: bool = False) -> "GaussianMixture":
-        """Run EM on x (N, D), on the mixture's device. ``init``: optional (weights, means, covariances) to
-        start from instead of k-means++ (then a single run). ``record``: keep the parameters of every iteration."""
+    def fit(self, x, init: tuple | None = None, record: bool = False,
+            generator: torch.Generator | None = None) -> "GaussianMixture":
+        """Run EM on x (N, D), on the mixture's device; return the mixture (in eval mode). ``init``: optional
+        (weights, means, covariances) to start from instead of ``init_params`` (then a single run).
+        ``record``: keep the parameters of every iteration. ``generator``: draws the starting points."""
         x = self._check_data(x)
-        generator = torch.Generator().manual_seed(self.seed)
+        generator_or_none(generator)
         starts = [self._check_init(init, x.shape[1])] if init is not None else \
             [self._initial_parameters(x, generator) for _ in range(self.n_init)]
         best = None
@@ -169,7 +194,7 @@ class GaussianMixture(DensityModel):
         self.weights, self.means, self.covariances = weights, means, covariances
         self.log_likelihood_history = torch.tensor(history, dtype=torch.float64, device=self.device)
         self.converged = torch.tensor(converged, device=self.device)
-        return self
+        return self.eval()
 
     def _check_init(self, init, dim):
         if not isinstance(init, (tuple, list)) or len(init) != 3:

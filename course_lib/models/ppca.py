@@ -7,19 +7,22 @@ p(z | x) = N(M⁻¹ Wᵀ (x - μ), σ² M⁻¹) with M = Wᵀ W + σ² I (q × q
 
 from __future__ import annotations
 
-import math
 
 import torch
 
 from .. import randomness
-from ..distributions import gaussian_log_prob, pairwise_diagonal_gaussian_log_prob, sample_covariance
-from ..validation import as_float_tensor, positive_float, positive_int
+from ..distributions import gaussian_log_prob, log_mean_exp, pairwise_diagonal_gaussian_log_prob, sample_covariance
+from ..validation import as_float_tensor, check_tensor, generator_or_none, positive_float, positive_int
 from .base import DensityModel
 
 
 def closed_form(x: torch.Tensor, q: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Maximum-likelihood (W, μ, σ²) of x (N, D): σ² = mean of the D − q discarded eigenvalues of S,
     W = U_q (Λ_q − σ² I)^{1/2} with the top-q eigenvectors U_q (up to a rotation of z)."""
+    check_tensor(x, "x", ndim=2)
+    q = positive_int(q, "q")
+    if q >= x.shape[1]:
+        raise ValueError(f"q must be smaller than the data dimension {x.shape[1]}, got {q}")
     mean, cov = sample_covariance(x)
     eigenvalues, eigenvectors = torch.linalg.eigh(cov)                  # ascending
     eigenvalues, eigenvectors = eigenvalues.flip(0), eigenvectors.flip(1)
@@ -30,7 +33,13 @@ def closed_form(x: torch.Tensor, q: int) -> tuple[torch.Tensor, torch.Tensor, to
 
 def em_step(cov: torch.Tensor, w: torch.Tensor, sigma2: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """One EM update of (W, σ²) written with the sample covariance S (Tipping & Bishop 1999, eqs. 29–30):
-    W ← S W (σ² I + M⁻¹ Wᵀ S W)⁻¹,  σ² ← tr(S − S W M⁻¹ W_newᵀ) / D."""
+    W ← S W (σ² I + M⁻¹ Wᵀ S W)⁻¹,  σ² ← tr(S − S W M⁻¹ W_newᵀ) / D. Shapes: S (D, D), W (D, q), σ² 0-dim."""
+    check_tensor(cov, "cov", ndim=2)
+    check_tensor(w, "w", ndim=2)
+    if cov.shape != (len(w), len(w)):
+        raise ValueError(f"cov must have shape ({len(w)}, {len(w)}) to match w {tuple(w.shape)}, got {tuple(cov.shape)}")
+    if isinstance(sigma2, torch.Tensor) and sigma2.dim() != 0:
+        raise ValueError(f"sigma2 must be a number or a 0-dim tensor, got shape {tuple(sigma2.shape)}")
     d, q = w.shape
     eye = torch.eye(q, dtype=w.dtype, device=w.device)
     m_inv = torch.linalg.inv(w.T @ w + sigma2 * eye)
@@ -66,22 +75,22 @@ class PPCA(DensityModel):
 
     @classmethod
     def fit(cls, x, q: int, method: str = "closed_form", max_iter: int = 500, tol: float = 1e-6,
-            seed: int = 0) -> "PPCA":
-        """Fit q latent dimensions to x (N, D) by ``"closed_form"`` or ``"em"`` (from a random W), on x's device."""
+            generator: torch.Generator | None = None) -> "PPCA":
+        """Fit q latent dimensions to x (N, D) by ``"closed_form"`` or ``"em"`` (from a random W drawn with
+        ``generator``), on x's device; the model is returned in eval mode."""
         x = as_float_tensor(x, "x", ndim=2).double()
         q = positive_int(q, "q")
         if q >= x.shape[1]:
             raise ValueError(f"q must be smaller than the data dimension {x.shape[1]}, got {q}")
         if method == "closed_form":
-            return cls(*closed_form(x, q))
+            return cls(*closed_form(x, q)).eval()
         if method != "em":
             raise ValueError(f"method must be 'closed_form' or 'em', got {method!r}")
         max_iter = positive_int(max_iter, "max_iter")
         tol = positive_float(tol, "tol", allow_zero=True)
-        seed = positive_int(seed, "seed", minimum=0)
+        generator_or_none(generator)
         mean, cov = sample_covariance(x)
-        w = randomness.normal((x.shape[1], q), generator=torch.Generator().manual_seed(seed), device=x.device,
-                              dtype=x.dtype)
+        w = randomness.normal((x.shape[1], q), generator=generator, device=x.device, dtype=x.dtype)
         sigma2 = torch.trace(cov) / x.shape[1]
         model = cls(w, mean, sigma2)
         history = [model._log_prob(x, None).mean().item()]
@@ -92,7 +101,7 @@ class PPCA(DensityModel):
             if history[-1] - history[-2] < tol:
                 break
         model.log_likelihood_history = torch.tensor(history, dtype=torch.float64, device=x.device)
-        return model
+        return model.eval()
 
     @property
     def covariance(self) -> torch.Tensor:
@@ -122,7 +131,7 @@ class PPCA(DensityModel):
         z = as_float_tensor(z, "z", ndim=2, last_dim=self.w.shape[1]).double().to(self.device)
         means = z @ self.w.T + self.mean                                          # (K, D)
         log_lik = pairwise_diagonal_gaussian_log_prob(x, means, self.sigma2.expand(1, x.shape[1]))   # (B, K)
-        return torch.logsumexp(log_lik, dim=1) - math.log(len(z))
+        return log_mean_exp(log_lik, dim=1)
 
     def _sample(self, n, generator, context):
         """z ~ N(0, I_q), then x = W z + μ + σ ε; shape (n, D)."""

@@ -74,6 +74,8 @@ class VAE(ImageModel):
     that draws noise takes ``generator=``.
     """
 
+    log_prob_is_estimate = True
+
     def __init__(self, image_shape=(1, 8, 8), levels: int = 17, latent_dim: int = 8, hidden: int = 256,
                  architecture: str = "mlp", dropout: float = 0.2, beta: float = 1.0):
         super().__init__(image_shape, levels)
@@ -194,9 +196,9 @@ class VAE(ImageModel):
         self.check_context(context, len(x))
         k, chunk = positive_int(k, "k"), positive_int(chunk, "chunk")
         generator_or_none(generator)
-        return self._log_prob(x, None, k, chunk, generator)
+        return self._log_prob(x, None, generator, k, chunk)
 
-    def _log_prob(self, x, context, k: int = 1000, chunk: int = 100, generator=None):
+    def _log_prob(self, x, context, generator=None, k: int = 1000, chunk: int = 100):
         # log (1/k) Σ over all k weights = logsumexp over chunks of (bound_c + log k_c) − log k
         parts = [self._iwae_bound(x, size, None, generator) + math.log(size)
                  for size in (min(chunk, k - start) for start in range(0, k, chunk))]

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import randomness
-from ..validation import positive_int
+from ..validation import check_tensor, generator_or_none, positive_int
 
 
 class MaskedLinear(nn.Linear):
@@ -40,6 +40,9 @@ def made_masks(order: torch.Tensor, hidden: list[int], outputs_per_input: int = 
     ``outputs_per_input`` consecutive blocks of D outputs (e.g. one logit per grey level).
     Returns the masks of shapes (h1, D), (h2, h1), …, (outputs_per_input · D, h_last).
     """
+    check_tensor(order, "order", ndim=1)
+    outputs_per_input = positive_int(outputs_per_input, "outputs_per_input")
+    generator_or_none(generator)
     d = len(order)
     hidden_degrees = [1 + randomness.integers(max(d - 1, 1), (positive_int(size, "hidden"),), generator=generator)
                       for size in hidden]
@@ -50,6 +53,12 @@ def masks_from_degrees(input_degrees: torch.Tensor, hidden_degrees: list[torch.T
                        output_degrees: torch.Tensor) -> list[torch.Tensor]:
     """The MADE rule: hidden unit k may see unit j of the layer below when m(k) ≥ m(j); output i may
     see hidden unit k only when m(i) > m(k) (strictly: the output for x_d must not see x_d)."""
+    check_tensor(input_degrees, "input_degrees", ndim=1)
+    check_tensor(output_degrees, "output_degrees", ndim=1)
+    if not isinstance(hidden_degrees, (list, tuple)):
+        raise TypeError(f"hidden_degrees must be a list of tensors, one per hidden layer, got {type(hidden_degrees).__name__}")
+    for degrees_of_layer in hidden_degrees:
+        check_tensor(degrees_of_layer, "hidden_degrees", ndim=1)
     degrees = [input_degrees, *hidden_degrees]
     masks = [(later[:, None] >= earlier[None, :]).float() for earlier, later in zip(degrees[:-1], degrees[1:])]
     masks.append((output_degrees[:, None] > degrees[-1][None, :]).float())

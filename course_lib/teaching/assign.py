@@ -8,7 +8,7 @@ Solutions sit between nbgrader-style markers in code (or markdown) cells::
         ### END SOLUTION
 
 and belong to the exercise named by the closest markdown heading above them ("Exercise N").
-``python -m course_lib.assign build --out build/student`` writes one student notebook per chapter,
+``python -m course_lib.teaching.assign build --out build/student`` writes one student notebook per chapter,
 outputs cleared, each solution replaced by ``raise NotImplementedError("Exercise N: ...")``.
 """
 

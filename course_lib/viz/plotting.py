@@ -70,7 +70,7 @@ def density_heatmap(log_prob: Callable[[torch.Tensor], torch.Tensor], xlim=(-3.0
     ys = torch.linspace(ylim[0], ylim[1], resolution)
     grid = torch.stack(torch.meshgrid(xs, ys, indexing="xy"), -1).reshape(-1, 2)
     with torch.no_grad():
-        values = torch.as_tensor(log_prob(grid)).reshape(resolution, resolution).double()
+        values = torch.as_tensor(log_prob(grid)).reshape(resolution, resolution).double().cpu()
     if values.isnan().any():
         raise ValueError("log_prob returned NaN on the grid")
     image = values if log_scale else values.exp()

@@ -128,9 +128,8 @@ class EMStepper(FigureExplorer):
         self.x = as_float_tensor(x, "x", ndim=2, last_dim=2).double()
         if n_components not in components:
             raise ValueError(f"n_components must be one of components={tuple(components)}, got {n_components}")
-        self._mixture = lambda k: GaussianMixture(k, "full", max_iter=max_iter, tol=0.0,
-                                                        init_params="random", seed=seed).fit(
-            self.x, record=True)
+        self._mixture = lambda k: GaussianMixture(k, "full", max_iter=max_iter, tol=0.0, init_params="random").fit(
+            self.x, record=True, generator=torch.Generator().manual_seed(seed))
         self.dropdown = widgets.Dropdown(options=list(components), value=n_components, description="components K")
         self.slider = widgets.IntSlider(value=0, min=0, max=0, description="iteration", continuous_update=False)
         self.output = widgets.Output()
