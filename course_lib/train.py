@@ -145,8 +145,9 @@ def fit(model: nn.Module, train, val=None, *, epochs: int = 100, batch_size: int
         try:
             model.load_state_dict(saved["model"])
         except (KeyError, RuntimeError) as error:  # another model's (or an older version's) checkpoint
+            reason = str(error).splitlines()[0]
             raise ValueError(f"checkpoint: {checkpoint} does not hold a training state of this "
-                             f"{type(model).__name__} ({str(error).splitlines()[0]}); delete it to train afresh") from None
+                             f"{type(model).__name__} ({reason}); delete it to train afresh") from None
         optimizer.load_state_dict(saved["optimizer"])
         shuffler.set_state(saved["shuffler"])
         history = History(**saved["history"])

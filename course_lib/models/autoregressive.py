@@ -68,8 +68,8 @@ class AutoregressiveImageModel(ImageModel):
             if not isinstance(known, torch.Tensor) or known.dtype != torch.bool:
                 raise TypeError("known must be a boolean tensor saying which pixels of observed to keep")
             if tuple(known.shape) not in (self.image_shape, (n, *self.image_shape)):
-                raise ValueError(f"known must have shape {self.image_shape} or ({n}, {', '.join(map(str, self.image_shape))}), "
-                                 f"got {tuple(known.shape)}")
+                shape = ", ".join(map(str, self.image_shape))
+                raise ValueError(f"known must have shape ({shape}) or ({n}, {shape}), got {tuple(known.shape)}")
             known = known.to(self.device).expand(n, *self.image_shape)
         elif known is not None:
             raise ValueError("known needs observed: the images whose known pixels are kept")
@@ -86,7 +86,8 @@ class AutoregressiveImageModel(ImageModel):
             probs = self._log_probs(x, context).flatten(2).index_select(2, pixel).squeeze(2).exp()   # (n, L)
             drawn = randomness.categorical(probs, generator=generator).to(x.dtype)
             if keep is not None:
-                drawn = torch.where(keep.index_select(1, pixel).squeeze(1), flat.index_select(1, pixel).squeeze(1), drawn)
+                kept = keep.index_select(1, pixel).squeeze(1)
+                drawn = torch.where(kept, flat.index_select(1, pixel).squeeze(1), drawn)
             flat.index_copy_(1, pixel, drawn[:, None])
         return x
 

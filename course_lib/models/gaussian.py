@@ -29,9 +29,9 @@ class Gaussian(DensityModel):
 
     @classmethod
     def fit(cls, x) -> "Gaussian":
-        """Maximum-likelihood fit to x of shape (N, D): μ = mean, Σ = (1/N) Σ_n (x_n − μ)(x_n − μ)ᵀ (eval mode).
+        """Maximum-likelihood fit to x of shape (N, D): μ = mean, Σ = (1/N) Σ_n (x_n − μ)(x_n − μ)ᵀ.
 
-        Note the 1/N (not 1/(N − 1)): the MLE is the biased covariance.
+        Note the 1/N (not 1/(N − 1)): the MLE is the biased covariance. The model is returned in eval mode.
         """
         x = as_float_tensor(x, "x", ndim=2)
         if len(x) <= x.shape[1]:

@@ -67,7 +67,10 @@ class HistogramDensity(DensityModel):
         alpha = self.pseudocount
         log_n = torch.log(self.counts.sum().double())
         # log(N + αM) without overflowing M = bins^D
-        log_total = torch.logaddexp(log_n, torch.full_like(log_n, math.log(alpha) + self.log_num_bins)) if alpha > 0 else log_n
+        if alpha > 0:
+            log_total = torch.logaddexp(log_n, torch.full_like(log_n, math.log(alpha) + self.log_num_bins))
+        else:
+            log_total = log_n
         log_p = torch.log(counts + alpha) - log_total - self.dim * math.log(self.width)
         inside = ((x >= self.low) & (x < self.high)).all(dim=1)
         return torch.where(inside, log_p, torch.full_like(log_p, -math.inf)).to(x.dtype)

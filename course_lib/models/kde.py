@@ -35,7 +35,8 @@ class GaussianKDE(DensityModel):
     def check_input(self, x, name: str = "x") -> torch.Tensor:
         x = as_float_tensor(x, name)
         if tuple(x.shape[1:]) != self.event_shape:
-            raise ValueError(f"{name} must have shape (B, {', '.join(map(str, self.event_shape))}), got {tuple(x.shape)}")
+            shape = ", ".join(map(str, self.event_shape))
+            raise ValueError(f"{name} must have shape (B, {shape}), got {tuple(x.shape)}")
         return x.to(self.device)
 
     def log_prob(self, x, *, context=None, chunk: int = 1024) -> torch.Tensor:
@@ -71,5 +72,6 @@ def select_bandwidth(train, val, bandwidths) -> tuple[float, torch.Tensor]:
     val = as_float_tensor(val, "val")
     if val.shape[1:] != train.shape[1:]:
         raise ValueError(f"val examples have shape {tuple(val.shape[1:])}, train examples {tuple(train.shape[1:])}")
-    scores = torch.stack([GaussianKDE(train, float(h))._log_prob(val.to(train.device), None).mean() for h in candidates]).cpu()
+    val = val.to(train.device)
+    scores = torch.stack([GaussianKDE(train, float(h))._log_prob(val, None).mean() for h in candidates]).cpu()
     return float(candidates[scores.argmax()]), scores

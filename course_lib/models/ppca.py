@@ -33,11 +33,13 @@ def closed_form(x: torch.Tensor, q: int) -> tuple[torch.Tensor, torch.Tensor, to
 
 def em_step(cov: torch.Tensor, w: torch.Tensor, sigma2: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """One EM update of (W, σ²) written with the sample covariance S (Tipping & Bishop 1999, eqs. 29–30):
-    W ← S W (σ² I + M⁻¹ Wᵀ S W)⁻¹,  σ² ← tr(S − S W M⁻¹ W_newᵀ) / D. Shapes: S (D, D), W (D, q), σ² 0-dim."""
+    W ← S W (σ² I + M⁻¹ Wᵀ S W)⁻¹,  σ² ← tr(S − S W M⁻¹ W_newᵀ) / D.
+    Shapes: S (D, D), W (D, q), σ² a number or a 0-dim tensor."""
     check_tensor(cov, "cov", ndim=2)
     check_tensor(w, "w", ndim=2)
     if cov.shape != (len(w), len(w)):
-        raise ValueError(f"cov must have shape ({len(w)}, {len(w)}) to match w {tuple(w.shape)}, got {tuple(cov.shape)}")
+        raise ValueError(f"cov must have shape ({len(w)}, {len(w)}) to match w {tuple(w.shape)}, "
+                         f"got {tuple(cov.shape)}")
     if isinstance(sigma2, torch.Tensor) and sigma2.dim() != 0:
         raise ValueError(f"sigma2 must be a number or a 0-dim tensor, got shape {tuple(sigma2.shape)}")
     d, q = w.shape

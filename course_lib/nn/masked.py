@@ -56,7 +56,8 @@ def masks_from_degrees(input_degrees: torch.Tensor, hidden_degrees: list[torch.T
     check_tensor(input_degrees, "input_degrees", ndim=1)
     check_tensor(output_degrees, "output_degrees", ndim=1)
     if not isinstance(hidden_degrees, (list, tuple)):
-        raise TypeError(f"hidden_degrees must be a list of tensors, one per hidden layer, got {type(hidden_degrees).__name__}")
+        raise TypeError(f"hidden_degrees must be a list of tensors, one per hidden layer, "
+                        f"got {type(hidden_degrees).__name__}")
     for degrees_of_layer in hidden_degrees:
         check_tensor(degrees_of_layer, "hidden_degrees", ndim=1)
     degrees = [input_degrees, *hidden_degrees]
