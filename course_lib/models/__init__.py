@@ -5,6 +5,7 @@ from .autoencoders import LinearAutoencoder
 from .autoregressive import FVSBN, MADE, NADE, AutoregressiveImageModel, CausalConvSequence, GatedPixelCNN, PixelCNN
 from .base import DensityModel, ImageModel, Sampler, evaluation_mode
 from .factorized import FactorizedCategorical
+from .flows import Flow, ImageFlow, VariationalDequantizer, realnvp_image_body
 from .gaussian import Gaussian
 from .histogram import HistogramDensity
 from .kde import GaussianKDE, select_bandwidth
@@ -12,8 +13,8 @@ from .mixtures import GaussianMixture
 from .ppca import PPCA
 from .vae import VAE
 
-__all__ = ["AutoregressiveImageModel", "CausalConvSequence", "DensityModel", "FVSBN", "FactorizedCategorical",
-           "Gaussian", "GaussianKDE", "GaussianMixture", "GatedPixelCNN", "HistogramDensity", "ImageModel",
+__all__ = ["AutoregressiveImageModel", "CausalConvSequence", "DensityModel", "FVSBN", "FactorizedCategorical", "Flow",
+           "Gaussian", "GaussianKDE", "GaussianMixture", "GatedPixelCNN", "HistogramDensity", "ImageFlow", "ImageModel",
            "LinearAutoencoder",
-           "MADE", "NADE", "PPCA", "PixelCNN", "Sampler", "VAE", "evaluation_mode", "mixtures", "ppca",
-           "select_bandwidth"]
+           "MADE", "NADE", "PPCA", "PixelCNN", "Sampler", "VAE", "VariationalDequantizer", "evaluation_mode", "mixtures", "ppca",
+           "realnvp_image_body", "select_bandwidth"]
