@@ -132,6 +132,42 @@ def three_clusters(n: int, generator: torch.Generator | None = None) -> torch.Te
     return centers[k] + torch.einsum("nij,nj->ni", scales[k], _normal(n, generator, 2))
 
 
+def _energy_u1(z):
+    ring = 0.5 * ((z.norm(dim=1) - 2) / 0.4) ** 2
+    return ring - torch.logaddexp(-0.5 * ((z[:, 0] - 2) / 0.6) ** 2, -0.5 * ((z[:, 0] + 2) / 0.6) ** 2)
+
+
+def _w1(z):
+    return torch.sin(2 * math.pi * z[:, 0] / 4)
+
+
+def _energy_u2(z):
+    return 0.5 * ((z[:, 1] - _w1(z)) / 0.4) ** 2
+
+
+def _energy_u3(z):
+    w2 = 3 * torch.exp(-0.5 * ((z[:, 0] - 1) / 0.6) ** 2)
+    return -torch.logaddexp(-0.5 * ((z[:, 1] - _w1(z)) / 0.35) ** 2, -0.5 * ((z[:, 1] - _w1(z) + w2) / 0.35) ** 2)
+
+
+def _energy_u4(z):
+    w3 = 3 * torch.sigmoid((z[:, 0] - 1) / 0.3)
+    return -torch.logaddexp(-0.5 * ((z[:, 1] - _w1(z)) / 0.4) ** 2, -0.5 * ((z[:, 1] - _w1(z) + w3) / 0.35) ** 2)
+
+
+ENERGIES = {"U1": _energy_u1, "U2": _energy_u2, "U3": _energy_u3, "U4": _energy_u4}
+
+
+def energy(name: str, z) -> torch.Tensor:
+    """Rezende & Mohamed's (2015) 2D targets p(z) ∝ exp(−U(z)): U1 (a ring split in two), U2 (a sine wave),
+    U3 and U4 (a sine wave with a second, bent branch). Returns U(z) for z of shape (n, 2) → (n,); the
+    unnormalised log-density is −U. Flows learn them by reverse KL, E_q[log q(z) + U(z)]."""
+    if name not in ENERGIES:
+        raise ValueError(f"name must be one of {sorted(ENERGIES)}, got {name!r}")
+    z = as_float_tensor(z, "z", ndim=2, last_dim=2)
+    return ENERGIES[name](z)
+
+
 TOY_SAMPLERS = {"moons": moons, "eight_gaussians": eight_gaussians, "rings": rings,
                 "checkerboard": checkerboard, "spirals": spirals,
                 "three_clusters": three_clusters}

@@ -171,3 +171,41 @@ def test_binarize():
         data.binarize(x, 8)
     with pytest.raises(ValueError, match="levels must be ≥ 2, got 1"):
         data.binarize(x, 1)
+
+
+def test_energy_targets_follow_rezende_and_mohamed():
+    z = torch.tensor([[2.0, 0.0], [0.0, 0.0], [1.0, 1.0]])
+    u1 = 0.5 * ((z.norm(dim=1) - 2) / 0.4) ** 2 - torch.log(torch.exp(-0.5 * ((z[:, 0] - 2) / 0.6) ** 2)
+                                                            + torch.exp(-0.5 * ((z[:, 0] + 2) / 0.6) ** 2))
+    assert torch.allclose(data.energy("U1", z), u1)
+    w1 = torch.sin(torch.pi * z[:, 0] / 2)
+    assert torch.allclose(data.energy("U2", z), 0.5 * ((z[:, 1] - w1) / 0.4) ** 2)
+    on_wave = torch.stack([torch.linspace(-3, 3, 7), torch.sin(torch.pi * torch.linspace(-3, 3, 7) / 2)], 1)
+    for name in ("U2", "U3", "U4"):  # the sine wave z2 = w1(z1) is (one of) the lowest-energy curve(s)
+        assert (data.energy(name, on_wave) <= data.energy(name, on_wave + torch.tensor([0.0, 1.0])) + 1e-6).all()
+    with pytest.raises(ValueError, match=r"name must be one of \['U1', 'U2', 'U3', 'U4'\], got 'U5'"):
+        data.energy("U5", z)
+    with pytest.raises(ValueError, match="z must have last dimension 2"):
+        data.energy("U1", torch.zeros(3, 3))
+
+
+def test_planar_flow_fitted_by_reverse_kl_approaches_an_energy_target():
+    """KL(q ‖ p) = E_q[log q(z) + U(z)] + log Z falls as planar layers learn U1 (sample_with_log_prob)."""
+    from course_lib.models import Flow
+    from course_lib.nn import transforms as T
+
+    torch.manual_seed(0)
+    flow = Flow(T.Inverse(T.Composite([T.Planar(2) for _ in range(8)])))
+    optimizer = torch.optim.Adam(flow.parameters(), lr=1e-2)
+
+    def objective(n=500, seed=0):
+        z, log_q = flow.sample_with_log_prob(n, torch.Generator().manual_seed(seed))
+        return (log_q + data.energy("U1", z)).mean()
+
+    before = objective(4000, 99).item()
+    for step in range(400):
+        optimizer.zero_grad()
+        objective(seed=step).backward()
+        optimizer.step()
+    after = objective(4000, 99).item()
+    assert after < before - 1.0, (before, after)
