@@ -101,6 +101,17 @@ def _em_steps(mixture, x):
     return [mixture.responsibilities(x), mean_ll, *mixtures.m_step(x, log_resp.exp(), mixture.covariance_type)]
 
 
+def _with_real_posterior_flow(make):
+    """The IAF steps start as the identity (zero last layers, which sharpening keeps at zero): perturb them."""
+    def perturbed(seed):
+        model = make(seed)
+        with torch.no_grad():
+            for parameter in model.posterior_flow.parameters():
+                parameter.add_(0.2 * torch.randn_like(parameter))
+        return model
+    return perturbed
+
+
 def _plane_points(seed, n=300):
     return data.three_clusters(n, torch.Generator().manual_seed(seed)) / 2
 
@@ -182,6 +193,8 @@ CASES = {
     "VAE (MLP, categorical)": Case(_network(VAE, latent_dim=2, hidden=16, dropout=0.1), "images", exact=False,
                                    extras=lambda m, x: [*m.encode(x), m.decode_mean(torch.zeros(2, 2)),
                                                         m.iwae_bound(x, 3), m.elbo(x)]),
+    "VAE (MLP, IAF posterior)": Case(_with_real_posterior_flow(_network(VAE, latent_dim=2, hidden=16, dropout=0.1,
+                                                                        posterior_flows=2)), "images", exact=False),
     "VAE (conv, Bernoulli)": Case(_network(VAE, levels=2, latent_dim=2, hidden=16, architecture="conv",
                                            dropout=0.1), "images", levels=2, exact=False),
 }

@@ -178,3 +178,24 @@ def test_iwae_converges_to_the_exact_log_likelihood_of_a_linear_gaussian_model()
     assert gaps[0] > 0.5                      # the ELBO of this q is clearly loose
     assert gaps[0] > gaps[1] > gaps[2]
     assert abs(gaps[2]) < 0.01                # large k: the exact log p(x)
+
+
+def test_iaf_posterior_elbo_is_the_one_sample_log_weight_and_its_kl_estimate_is_unbiased():
+    """With an IAF posterior the ELBO is log p(x | z) + log p(z) − log q(z | x) at one z ~ q: exactly the
+    one-sample importance weight for the same noise. With an identity flow (zero-initialised MAF steps)
+    the sampled KL estimates the closed form without bias."""
+    vae, x = _tiny_vae(posterior_flows=2), _digits(6)
+    generator = lambda: torch.Generator().manual_seed(7)  # noqa: E731
+    with torch.no_grad():
+        assert torch.allclose(vae.elbo(x, generator=generator()), vae.iwae_bound(x, 1, generator=generator()),
+                              rtol=1e-5, atol=1e-4)
+        mean, log_var = vae.encode(x)
+        draws = torch.stack([vae.elbo_terms(x, generator=torch.Generator().manual_seed(s))[1] for s in range(2000)])
+    closed = standard_normal_kl(mean, log_var)
+    assert (torch.abs(draws.mean(0) - closed) < 4 * draws.std(0) / 2000 ** 0.5).all()
+    with torch.no_grad():
+        for parameter in vae.posterior_flow.parameters():
+            parameter.add_(0.5 * torch.randn_like(parameter))       # a real flow: z_K differs from z_0
+        z0 = reparameterize(mean, log_var, generator=generator())
+        z_k, _ = vae._posterior_sample(mean, log_var, vae._encode_all(x)[2], (z0 - mean) / (0.5 * log_var).exp())
+    assert not torch.allclose(z_k, z0)

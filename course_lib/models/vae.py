@@ -16,8 +16,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import randomness
-from ..distributions import (importance_weighted_bound, reparameterize, standard_normal_kl,
+from ..distributions import (importance_weighted_bound, log_mean_exp, reparameterize, standard_normal_kl,
                              standard_normal_log_prob)
+from ..nn.transforms import Composite, MaskedAutoregressive
 from ..validation import as_float_tensor, generator_or_none, positive_float, positive_int
 from .base import ImageModel
 
@@ -38,11 +39,11 @@ def _mlp(sizes: list[int], dropout: float) -> nn.Sequential:
 class _ConvEncoder(nn.Module):
     """(B, 1, H, W) → (B, 2q): two 3×3 / 4×4 convolutions (the second halves H and W), then linear."""
 
-    def __init__(self, side: int, latent_dim: int, channels: int, dropout: float):
+    def __init__(self, side: int, outputs: int, channels: int, dropout: float):
         super().__init__()
         self.net = nn.Sequential(nn.Conv2d(1, channels, 3, padding=1), nn.Tanh(), nn.Dropout(dropout),
                                  nn.Conv2d(channels, 2 * channels, 4, stride=2, padding=1), nn.Tanh(),
-                                 nn.Flatten(), nn.Linear(2 * channels * (side // 2) ** 2, 2 * latent_dim))
+                                 nn.Flatten(), nn.Linear(2 * channels * (side // 2) ** 2, outputs))
 
     def forward(self, x):
         return self.net(x)
@@ -71,13 +72,15 @@ class VAE(ImageModel):
 
     ``loss(x)`` is the negative β-ELBO (β = ``beta``; 1 gives the ELBO); ``log_prob(x)`` is the
     importance-weighted estimate with ``k`` samples, a stochastic lower bound on log p(x). Every method
-    that draws noise takes ``generator=``.
+    that draws noise takes ``generator=``. ``posterior_flows`` = K > 0 makes q(z | x) an IAF posterior
+    (K masked autoregressive steps conditioned on the encoder; chapter 05): a tighter ELBO, whose KL term
+    is then estimated by sampling.
     """
 
     log_prob_is_estimate = True
 
     def __init__(self, image_shape=(1, 8, 8), levels: int = 17, latent_dim: int = 8, hidden: int = 256,
-                 architecture: str = "mlp", dropout: float = 0.2, beta: float = 1.0):
+                 architecture: str = "mlp", dropout: float = 0.2, beta: float = 1.0, posterior_flows: int = 0):
         super().__init__(image_shape, levels)
         if self.image_shape[0] != 1 or self.image_shape[1] != self.image_shape[2]:
             raise ValueError(f"image_shape must be (1, H, H): one channel, square, got {self.image_shape}")
@@ -92,14 +95,23 @@ class VAE(ImageModel):
         self.beta = positive_float(beta, "beta", allow_zero=True)
         out = 1 if self.levels == 2 else self.levels   # Bernoulli: one logit a pixel; categorical: one per level
         side = self.image_shape[1]
+        # An IAF posterior (Kingma et al., 2016): z_0 ~ N(μ(x), σ²(x)), then K autoregressive steps conditioned
+        # on features h(x) that the encoder also outputs; log q(z_K | x) = log q(z_0 | x) − Σ log-dets.
+        self.posterior_flows = positive_int(posterior_flows, "posterior_flows", minimum=0)
+        self.context_size = 2 * latent_dim if self.posterior_flows else 0
+        encoder_outputs = 2 * latent_dim + self.context_size
+        self.posterior_flow = Composite([MaskedAutoregressive(
+            latent_dim, hidden=(hidden // 4, hidden // 4), context_features=self.context_size,
+            order=torch.arange(latent_dim) if i % 2 == 0 else torch.arange(latent_dim - 1, -1, -1))
+            for i in range(self.posterior_flows)]) if self.posterior_flows else None
         if architecture == "mlp":
-            self.encoder = _mlp([self.pixels, hidden, hidden, 2 * latent_dim], dropout)
+            self.encoder = _mlp([self.pixels, hidden, hidden, encoder_outputs], dropout)
             self.decoder = _mlp([latent_dim, hidden, hidden, self.pixels * out], dropout)
         else:
             if side % 2:
                 raise ValueError(f"the conv architecture needs an even image side, got {side}")
             channels = max(hidden // 8, 8)
-            self.encoder = _ConvEncoder(side, latent_dim, channels, dropout)
+            self.encoder = _ConvEncoder(side, encoder_outputs, channels, dropout)
             self.decoder = _ConvDecoder(side, latent_dim, channels, out, dropout)
 
     # -- checks at the boundary ----------------------------------------------------------------------
@@ -122,9 +134,25 @@ class VAE(ImageModel):
         return self._encode(self.check_input(x))
 
     def _encode(self, x):
+        return self._encode_all(x)[:2]
+
+    def _encode_all(self, x):
+        """(mean, log-variance) of q(z_0 | x), each (B, q), and the posterior flow's context h(x) (or None)."""
         scaled = self.scaled(x)                                            # grey levels → [-1, 1]
-        mean, log_var = self.encoder(scaled.reshape(len(x), -1) if self.architecture == "mlp" else scaled).chunk(2, -1)
-        return mean, log_var
+        out = self.encoder(scaled.reshape(len(x), -1) if self.architecture == "mlp" else scaled)
+        q = self.latent_dim
+        return out[:, :q], out[:, q:2 * q], (out[:, 2 * q:] if self.posterior_flows else None)
+
+    def _posterior_sample(self, mean, log_var, context, eps):
+        """z ~ q(z | x) and log q(z | x) from standard-normal noise eps (..., B, q): reparameterized, then the flow."""
+        z = reparameterize(mean, log_var, eps)
+        log_q = standard_normal_log_prob(eps) - 0.5 * log_var.sum(-1)     # log q(z_0 | x), from ε directly
+        if self.posterior_flow is None:
+            return z, log_q
+        lead = z.shape[:-1]
+        flat_context = context.expand(*lead, context.shape[-1]).reshape(-1, context.shape[-1])
+        z_k, logabsdet = self.posterior_flow._forward(z.reshape(-1, self.latent_dim), flat_context)
+        return z_k.reshape(*lead, self.latent_dim), log_q - logabsdet.reshape(lead)
 
     def decode(self, z) -> torch.Tensor:
         """Logits of p(x | z): (..., latent_dim) → (..., H·W, levels), or (..., H·W) for Bernoulli pixels."""
@@ -155,9 +183,14 @@ class VAE(ImageModel):
         return self._elbo_terms(self.check_input(x), generator)
 
     def _elbo_terms(self, x, generator):
-        mean, log_var = self._encode(x)
-        z = reparameterize(mean, log_var, generator=generator)
-        return self._log_likelihood(x, self._decode(z)), standard_normal_kl(mean, log_var)
+        mean, log_var, context = self._encode_all(x)
+        if self.posterior_flow is None:
+            z = reparameterize(mean, log_var, generator=generator)
+            return self._log_likelihood(x, self._decode(z)), standard_normal_kl(mean, log_var)
+        # With a flow, KL(q ‖ p) has no closed form: its one-sample estimate log q(z | x) − log p(z).
+        eps = randomness.normal(mean.shape, generator=generator, device=mean.device, dtype=mean.dtype)
+        z, log_q = self._posterior_sample(mean, log_var, context, eps)
+        return self._log_likelihood(x, self._decode(z)), log_q - standard_normal_log_prob(z)
 
     def elbo(self, x, *, generator: torch.Generator | None = None) -> torch.Tensor:
         """Single-sample estimate of the ELBO = E_q[log p(x | z)] − KL(q(z | x) ‖ p(z)), (B,), nats."""
@@ -182,12 +215,19 @@ class VAE(ImageModel):
         return self._iwae_bound(x, k, eps, generator)
 
     def _iwae_bound(self, x, k, eps, generator):
-        mean, log_var = self._encode(x)
+        mean, log_var, context = self._encode_all(x)
 
         def log_joint(z):  # log p(x | z) + log p(z), (k, B)
             return self._log_likelihood(x, self._decode(z)) + standard_normal_log_prob(z)
 
-        return importance_weighted_bound(log_joint, mean, log_var, k, eps, generator=generator)
+        if self.posterior_flow is None:
+            return importance_weighted_bound(log_joint, mean, log_var, k, eps, generator=generator)
+        if eps is None:
+            eps = randomness.normal((k, *mean.shape), generator=generator, device=mean.device, dtype=mean.dtype)
+        elif tuple(eps.shape) != (k, *mean.shape):
+            raise ValueError(f"eps must have shape ({k}, {', '.join(map(str, mean.shape))}), got {tuple(eps.shape)}")
+        z, log_q = self._posterior_sample(mean, log_var, context, eps)
+        return log_mean_exp(log_joint(z) - log_q, dim=0)
 
     def log_prob(self, x, *, context=None, k: int = 1000, chunk: int = 100,
                  generator: torch.Generator | None = None) -> torch.Tensor:
