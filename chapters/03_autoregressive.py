@@ -63,7 +63,6 @@ def train(name, model, epochs, lr=1e-3, batch_size=64, patience=8):
     """Train with early stopping (checkpoint in the cache), report the exact test NLL, keep the result."""
     history = fit(model, split.train, split.val, epochs=epochs, batch_size=batch_size, lr=lr, patience=patience,
                   checkpoint=cache_dir() / f"ch03_{name.replace(' ', '_')}_{DATASET}.pt")
-    seed_everything(len(results))  # later random draws do not depend on whether training ran or was cached
     with torch.no_grad():
         nll = -model.log_prob(split.test.x.to(device())).mean().item()
     results[name] = (nll, history.seconds)

@@ -283,7 +283,6 @@ checkpoint = cache_dir() / f"ch04_vae_{DATASET}.pt"
 history = fit(vae, split.train, split.val, epochs=1000, batch_size=64, lr=1e-3, patience=30, checkpoint=checkpoint)
 history_fine = fit(vae, split.train, split.val, epochs=100, batch_size=64, lr=1e-4, patience=10,
                    checkpoint=checkpoint.with_suffix(".fine.pt"))  # a short, slower polish
-seed_everything(1)  # what follows is the same whether the model was trained now or loaded from the cache
 
 fig, ax = plt.subplots(figsize=(6, 3))
 ax.plot(history.train_loss + history_fine.train_loss, label="training −ELBO (dropout on)")
@@ -477,7 +476,6 @@ torch.set_default_dtype(torch.float32)
 vae_2d = VAE(image_shape, levels, latent_dim=2, hidden=256, dropout=0.2)
 fit(vae_2d, split.train, split.val, epochs=500, batch_size=64, lr=1e-3, patience=30,
     checkpoint=cache_dir() / f"ch04_vae2d_{DATASET}.pt")
-seed_everything(2)
 with torch.no_grad():
     test_codes = vae_2d.encode(split.test.x.to(device()))[0].cpu()
 
@@ -538,7 +536,6 @@ for beta in (1.0, 4.0, 16.0):
         model = VAE(image_shape, levels, latent_dim=8, hidden=256, dropout=0.2, beta=beta)
         fit(model, split.train, split.val, epochs=150, batch_size=64, lr=1e-3, patience=15,
             checkpoint=cache_dir() / f"ch04_vae_beta{beta:g}_{DATASET}.pt", progress=False)
-        seed_everything(3)
     with torch.no_grad():
         mean_b, log_var_b = model.encode(test_x)
         kl_per_unit[beta] = (0.5 * (mean_b**2 + log_var_b.exp() - 1 - log_var_b)).mean(0).cpu()

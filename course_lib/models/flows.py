@@ -25,7 +25,25 @@ def _base_log_prob(z: torch.Tensor) -> torch.Tensor:
     return standard_normal_log_prob(z.reshape(len(z), -1))
 
 
-class Flow(DensityModel):
+class _TemperatureSampling:
+    """Sampling shared by the flows: x = f⁻¹(z), z ~ N(0, T² I), through ``self.transform``."""
+
+    def sample(self, n: int, generator: torch.Generator | None = None, *, context=None,
+               temperature: float = 1.0) -> torch.Tensor:
+        """n samples x = f⁻¹(z), z ~ N(0, T² I): ``temperature`` T < 1 trades diversity for typical samples."""
+        n = positive_int(n, "n")
+        generator_or_none(generator)
+        temperature = positive_float(temperature, "temperature")
+        context = self.check_context(context, n)
+        with evaluation_mode(self):
+            return self._sample(n, generator, context, temperature)
+
+    def _inverse_of_base_sample(self, n, generator, context, temperature):
+        z = temperature * randomness.normal((n, *self.transform.output_shape), generator=generator, device=self.device)
+        return self.transform._inverse(z, context)[0]
+
+
+class Flow(_TemperatureSampling, DensityModel):
     """p(x) = N(f(x); 0, I) |det ∂f/∂x| for a ``Transform`` f (data → noise) of examples of shape f.shape.
 
     ``context_features``: the size of the conditioning vector of a conditional flow, ``context`` (B, F),
@@ -60,19 +78,8 @@ class Flow(DensityModel):
         z, logabsdet = self.transform._forward(x, context)
         return _base_log_prob(z) + logabsdet
 
-    def sample(self, n: int, generator: torch.Generator | None = None, *, context=None,
-               temperature: float = 1.0) -> torch.Tensor:
-        """n samples x = f⁻¹(z), z ~ N(0, T² I): ``temperature`` T < 1 trades diversity for typical samples."""
-        n = positive_int(n, "n")
-        generator_or_none(generator)
-        temperature = positive_float(temperature, "temperature")
-        context = self.check_context(context, n)
-        with evaluation_mode(self):
-            return self._sample(n, generator, context, temperature)
-
     def _sample(self, n, generator, context, temperature: float = 1.0):
-        z = temperature * randomness.normal((n, *self.transform.output_shape), generator=generator, device=self.device)
-        return self.transform._inverse(z, context)[0]
+        return self._inverse_of_base_sample(n, generator, context, temperature)
 
     def sample_with_log_prob(self, n: int, generator: torch.Generator | None = None, *,
                              context=None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -107,7 +114,7 @@ class VariationalDequantizer(nn.Module):
         return torch.sigmoid(a), log_q.reshape(len(x), -1).sum(1)
 
 
-class ImageFlow(ImageModel):
+class ImageFlow(_TemperatureSampling, ImageModel):
     """A flow on images of integer levels 0..L-1, trained and evaluated on the dequantization bound.
 
     v = x + u (u ~ q(u | x): uniform or ``VariationalDequantizer``) is mapped to logit space (``Logit``, its
@@ -165,19 +172,9 @@ class ImageFlow(ImageModel):
     def _loss(self, x, context, generator):
         return -self._bound(x, generator).mean()
 
-    def sample(self, n: int, generator: torch.Generator | None = None, *, context=None,
-               temperature: float = 1.0) -> torch.Tensor:
-        """n images of integer levels: ⌊v⌋ for v = f⁻¹(z), z ~ N(0, T² I)."""
-        n = positive_int(n, "n")
-        generator_or_none(generator)
-        temperature = positive_float(temperature, "temperature")
-        self.check_context(context, n)
-        with evaluation_mode(self):
-            return self._sample(n, generator, None, temperature)
-
     def _sample(self, n, generator, context, temperature: float = 1.0):
-        z = temperature * randomness.normal((n, *self.transform.output_shape), generator=generator, device=self.device)
-        v = self.transform._inverse(z, None)[0]
+        """Images of integer levels: ⌊v⌋ for the dequantized v = f⁻¹(z)."""
+        v = self._inverse_of_base_sample(n, generator, context, temperature)
         return torch.floor(v).clamp(0, self.levels - 1)
 
 

@@ -149,6 +149,8 @@ class Planar(Transform):
     monotone in a and is solved by bisection; then x = y − û h(a + b).
     """
 
+    constrained = True   # False only for a layer built by from_parameters (u used as given)
+
     def __init__(self, features: int, generator: torch.Generator | None = None):
         super().__init__((positive_int(features, "features"),))
         self.u = nn.Parameter(0.1 * randomness.normal((features,), generator=generator))
@@ -170,8 +172,6 @@ class Planar(Transform):
         with torch.no_grad():
             layer.u.copy_(u), layer.w.copy_(w), layer.b.copy_(torch.as_tensor(float(b)))
         return layer
-
-    constrained = True
 
     def u_hat(self) -> torch.Tensor:
         """The u actually used: û with wᵀû ≥ −1 (or u itself for a layer built from given parameters)."""
