@@ -215,3 +215,82 @@ def fit(model: nn.Module, train, val=None, *, epochs: int = 100, batch_size: int
         model.load_state_dict(best_state)
     model.eval()
     return history
+
+
+@dataclass
+class Steps:
+    """The loss at every optimisation step of ``minimize`` and the wall time in s."""
+    loss: list[float] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def minimize(module: nn.Module, objective: Callable[[torch.Generator | None], torch.Tensor], *, steps: int,
+             lr: float = 1e-3, checkpoint: str | os.PathLike | None = None, seed: int = 0,
+             device: torch.device | str | None = None, progress: bool = True) -> Steps:
+    """Minimise a stochastic objective that needs no data set, with Adam: ``steps`` steps on the parameters of
+    ``module``, e.g. a flow fitted to an unnormalised target by reverse KL, E_q[log q(z) + U(z)].
+
+    objective(generator) → a scalar tensor: it must draw its noise from ``generator`` (on the module's
+    device, seeded by ``seed``), so a run is reproducible and resumes exactly. ``checkpoint``: written every
+    100 steps and at the end; an existing one resumes (a finished one returns at once). With
+    ``$DGM_CACHE_ONLY`` set, a missing or unfinished checkpoint raises instead of training. Leaves ``module``
+    in eval mode and returns the per-step losses.
+    """
+    if not isinstance(module, nn.Module):
+        raise TypeError(f"module must be a torch.nn.Module, got {type(module).__name__}")
+    if not callable(objective):
+        raise TypeError(f"objective must be callable (a generator → a scalar loss), got {type(objective).__name__}")
+    steps, lr, seed = positive_int(steps, "steps"), positive_float(lr, "lr"), positive_int(seed, "seed", minimum=0)
+    if checkpoint is not None and not isinstance(checkpoint, (str, os.PathLike)):
+        raise TypeError(f"checkpoint must be a str, os.PathLike or None, got {type(checkpoint).__name__}")
+    dev = _as_device(device)
+    module.to(dev)
+    optimizer = torch.optim.Adam(module.parameters(), lr=lr)
+    noise = torch.Generator(device=dev) if dev.type in ("cpu", "cuda") else None
+    if noise is not None:
+        noise.manual_seed(_noise_seed(seed, 0))
+    record, start = Steps(), 0
+    if checkpoint is not None and Path(checkpoint).is_file():
+        saved = load_checkpoint(checkpoint)
+        try:
+            module.load_state_dict(saved["model"])
+            optimizer.load_state_dict(saved["optimizer"])
+        except (KeyError, RuntimeError, ValueError) as error:
+            reason = str(error).splitlines()[0]
+            raise ValueError(f"checkpoint: {checkpoint} does not hold a minimize state of this "
+                             f"{type(module).__name__} ({reason}); delete it to train afresh") from None
+        record, start = Steps(**saved["record"]), saved["step"]
+        if noise is not None:
+            noise.set_state(saved["noise"].to(torch.uint8))
+    if cache_only() and start < steps:
+        raise RuntimeError(f"DGM_CACHE_ONLY is set, so {type(module).__name__} may not train, but "
+                           f"{checkpoint or 'this minimize (no checkpoint)'} holds no finished run: run the "
+                           f"chapter once without DGM_CACHE_ONLY to fill the cache")
+
+    def save(step):
+        if checkpoint is not None:
+            save_checkpoint({"model": module.state_dict(), "optimizer": optimizer.state_dict(),
+                             "record": asdict(record), "step": step,
+                             "noise": noise.get_state() if noise is not None else torch.zeros(0)}, checkpoint)
+
+    started = time.perf_counter() - record.seconds
+    module.train()
+    bar = progress_bar(range(start, steps), total=steps, initial=start, desc=type(module).__name__,
+                       **({} if progress else {"disable": True}))
+    for step in bar:
+        loss = objective(noise)
+        if not isinstance(loss, torch.Tensor) or loss.numel() != 1:
+            raise TypeError(f"objective must return a scalar tensor, got {type(loss).__name__}"
+                            + (f" of shape {tuple(loss.shape)}" if isinstance(loss, torch.Tensor) else ""))
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"loss became {loss.item()} at step {step}; try a smaller lr")
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        record.loss.append(loss.item())
+        record.seconds = time.perf_counter() - started
+        if (step + 1) % 100 == 0 or step + 1 == steps:
+            save(step + 1)
+    bar.close()
+    module.eval()
+    return record

@@ -9,7 +9,7 @@ from torch import nn
 
 from course_lib.models import DensityModel
 from course_lib.storage import load_checkpoint, save_checkpoint
-from course_lib.train import fit
+from course_lib.train import fit, minimize
 
 
 class DiagonalGaussian(DensityModel):
@@ -228,3 +228,56 @@ def test_a_checkpoint_of_another_model_is_refused_with_a_clear_message(tmp_path)
     fit(DiagonalGaussian(dim=2), _data(), epochs=1, checkpoint=checkpoint, progress=False)
     with pytest.raises(ValueError, match="run.pt does not hold a training state of this DiagonalGaussian"):
         fit(DiagonalGaussian(dim=3), torch.zeros(10, 3), epochs=2, checkpoint=checkpoint, progress=False)
+
+
+def _reverse_kl_problem():
+    """A learnable N(μ, σ²) fitted by reverse KL to N(3, 0.5²): E_q[log q(z) − log p(z)]."""
+    torch.manual_seed(0)
+    module = nn.ParameterDict({"mean": nn.Parameter(torch.zeros(1)), "log_std": nn.Parameter(torch.zeros(1))})
+    target = torch.distributions.Normal(3.0, 0.5)
+
+    def objective(generator):
+        z = module["mean"] + module["log_std"].exp() * torch.randn(256, 1, generator=generator)
+        q = torch.distributions.Normal(module["mean"], module["log_std"].exp())
+        return (q.log_prob(z) - target.log_prob(z)).mean()
+    return module, objective
+
+
+def test_minimize_fits_by_reverse_kl():
+    module, objective = _reverse_kl_problem()
+    record = minimize(module, objective, steps=600, lr=0.05, progress=False, device="cpu")
+    assert len(record.loss) == 600 and record.loss[-1] < 0.05 < record.loss[0]
+    assert abs(module["mean"].item() - 3.0) < 0.1 and abs(module["log_std"].exp().item() - 0.5) < 0.05
+    assert not module.training
+
+
+def test_minimize_resumes_exactly_and_cache_only_refuses_to_train(tmp_path, monkeypatch):
+    straight, objective = _reverse_kl_problem()
+    minimize(straight, objective, steps=250, lr=0.05, progress=False, device="cpu")
+    resumed, objective = _reverse_kl_problem()
+    minimize(resumed, objective, steps=150, lr=0.05, progress=False, device="cpu", checkpoint=tmp_path / "r.pt")
+    monkeypatch.setenv("DGM_CACHE_ONLY", "1")
+    with pytest.raises(RuntimeError, match="DGM_CACHE_ONLY is set"):
+        minimize(resumed, objective, steps=250, lr=0.05, progress=False, device="cpu", checkpoint=tmp_path / "r.pt")
+    monkeypatch.delenv("DGM_CACHE_ONLY")
+    record = minimize(resumed, objective, steps=250, lr=0.05, progress=False, device="cpu", checkpoint=tmp_path / "r.pt")
+    assert len(record.loss) == 250
+    assert torch.equal(straight["mean"], resumed["mean"]) and torch.equal(straight["log_std"], resumed["log_std"])
+    monkeypatch.setenv("DGM_CACHE_ONLY", "1")   # finished: loads without training
+    assert minimize(resumed, objective, steps=250, lr=0.05, progress=False, checkpoint=tmp_path / "r.pt").loss == record.loss
+
+
+@pytest.mark.parametrize("kwargs, error, message", [
+    ({"module": "flow"}, TypeError, "module must be a torch.nn.Module"),
+    ({"objective": 3}, TypeError, "objective must be callable"),
+    ({"steps": 0}, ValueError, "steps must be"),
+    ({"lr": -1.0}, ValueError, "lr must be"),
+    ({"checkpoint": 5}, TypeError, "checkpoint must be a str"),
+    ({"objective": lambda g: torch.zeros(3, requires_grad=True)}, TypeError, r"scalar tensor, got Tensor of shape \(3,\)"),
+    ({"objective": lambda g: torch.tensor(float("nan"), requires_grad=True)}, FloatingPointError, "loss became nan"),
+])
+def test_minimize_rejects_bad_input(kwargs, error, message):
+    module, objective = _reverse_kl_problem()
+    arguments = {"module": module, "objective": objective, "steps": 5, "progress": False, "device": "cpu", **kwargs}
+    with pytest.raises(error, match=message):
+        minimize(arguments.pop("module"), arguments.pop("objective"), **arguments)

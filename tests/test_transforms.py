@@ -119,7 +119,16 @@ def test_maf_density_is_one_pass_and_sampling_is_d_passes():
     maf(x)
     density_passes = len(calls)
     maf.inverse(x)
-    assert (density_passes, len(calls) - density_passes) == (1, 5 + 1)   # D passes, plus one for the log-det
+    assert (density_passes, len(calls) - density_passes) == (1, 5)   # the log-det comes with the D passes
+
+
+def test_maf_conditioner_is_the_made_output_and_checks_its_input():
+    maf, x = _make("MaskedAutoregressive (MAF)")
+    shift, log_scale = maf.conditioner(x)
+    z, logabsdet = maf(x)
+    assert torch.allclose(z, (x - shift) * torch.exp(-log_scale)) and torch.allclose(logabsdet, -log_scale.sum(1))
+    with pytest.raises(ValueError, match=r"x must have shape \(B, 5\)"):
+        maf.conditioner(torch.zeros(2, 4))
 
 
 def test_planar_layer_keeps_wu_at_least_minus_one():

@@ -394,6 +394,12 @@ class MaskedAutoregressive(Transform):
         self.context_layer = nn.Linear(positive_int(context_features, "context_features"), hidden[0]) \
             if context_features is not None else None
 
+    def conditioner(self, x, context=None) -> tuple[torch.Tensor, torch.Tensor]:
+        """The MADE outputs for inputs x (B, D): shifts μ and log-scales α, each (B, D), where μ_d and α_d
+        depend on the inputs before d in the autoregressive order only (and on ``context``)."""
+        self._check(x, "x", context)
+        return self._shift_log_scale(x, context)
+
     def _shift_log_scale(self, x, context):
         h = self.layers[0](x)
         if self.context_layer is not None:
@@ -409,13 +415,15 @@ class MaskedAutoregressive(Transform):
 
     def _inverse(self, z, context):
         x = torch.zeros_like(z)
+        logabsdet = torch.zeros(len(z), device=z.device, dtype=z.dtype)
         for step in range(self.shape[0]):           # one pass per dimension, in the autoregressive order
             shift, log_scale = self._shift_log_scale(x, context)
             d = self.order[step].view(1)
-            value = z.index_select(1, d) * log_scale.index_select(1, d).exp() + shift.index_select(1, d)
-            x = x.index_copy(1, d, value)
-        shift, log_scale = self._shift_log_scale(x, context)
-        return x, log_scale.sum(1)
+            # α_d depends on x_<d, already final: its value now is its value in the finished x
+            alpha = log_scale.index_select(1, d)
+            x = x.index_copy(1, d, z.index_select(1, d) * alpha.exp() + shift.index_select(1, d))
+            logabsdet = logabsdet + alpha[:, 0]
+        return x, logabsdet
 
 
 class Logit(Transform):
