@@ -1,3 +1,4 @@
+import math
 import numpy as np
 import pytest
 import torch
@@ -204,3 +205,25 @@ def test_em_stepper_draws_once_per_change(monkeypatch):
     monkeypatch.setattr(stepper, "draw", lambda original=stepper.draw: calls.append(1) or original())
     stepper.dropdown.value = 4
     assert len(calls) == 1
+
+
+def test_flow_layer_explorer_shows_each_depth_of_the_flow():
+    from course_lib.nn import transforms as T
+
+    shift = T.Composite([T.Scaling((2,)), T.Permutation.reverse((2,))])
+    with torch.no_grad():
+        shift.transforms[0].log_scale.copy_(torch.tensor([math.log(2.0), 0.0]))   # x1 → 2·x1, then swap
+    data, base = torch.tensor([[1.0, 3.0]]), torch.tensor([[6.0, 8.0]])
+    explorer = widgets.FlowLayerExplorer(shift, data, base, names=["scale", "swap"], limit=10)
+    points = lambda: [ax.collections[0].get_offsets()[0].tolist() for ax in explorer.figure.axes]  # noqa: E731
+    assert points() == [[1.0, 3.0], [4.0, 6.0]]          # depth 0: the data; the base pulled back fully
+    explorer.slider.value = 1
+    assert points() == [[2.0, 3.0], [8.0, 6.0]] and "layer 1: scale" in explorer.figure.texts[0].get_text()
+    explorer.slider.value = 2
+    assert points() == [[3.0, 2.0], [6.0, 8.0]]          # depth K: the data in noise space; the base itself
+    with pytest.raises(TypeError, match="transform must be a course_lib.nn.transforms.Composite"):
+        widgets.FlowLayerExplorer(T.Scaling((2,)), data, base)
+    with pytest.raises(ValueError, match="names must name each of the 2 layers"):
+        widgets.FlowLayerExplorer(shift, data, base, names=["one"])
+    with pytest.raises(ValueError, match="base_samples must have last dimension 2"):
+        widgets.FlowLayerExplorer(shift, data, torch.zeros(3, 3))

@@ -17,6 +17,7 @@ from matplotlib.figure import Figure
 
 from ..models.kde import GaussianKDE
 from ..models.mixtures import GaussianMixture, e_step
+from ..nn.transforms import Composite
 from ..validation import as_float_tensor, positive_float, positive_int
 
 
@@ -251,6 +252,64 @@ class InterpolationExplorer(FigureExplorer):
             ax.imshow(decoded[1 + col].numpy(), cmap="gray_r", vmin=0, vmax=vmax)
             ax.set_axis_off()
         return fig
+
+
+def flow_stages(transform: Composite, data, base_samples) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    """A 2D flow f = f_K ∘ … ∘ f_1 (data → noise), stage by stage: ``forward[k]`` is the data after the first
+    k layers, ``backward[k]`` the base samples after the inverses of the last K − k layers (k = 0 … K);
+    both are in the same space at depth k, and coincide in distribution for a perfect flow."""
+    if not isinstance(transform, Composite) or transform.shape != (2,):
+        raise TypeError("transform must be a course_lib.nn.transforms.Composite on 2D points (shape (2,))")
+    data = as_float_tensor(data, "data", ndim=2, last_dim=2)
+    base_samples = as_float_tensor(base_samples, "base_samples", ndim=2, last_dim=2)
+    device = next(iter([*transform.parameters(), *transform.buffers()]), torch.empty(0)).device
+    with torch.no_grad():
+        forward = [step.cpu() for step in transform.intermediates(data.to(device))]
+        backward = [base_samples.to(device)]
+        for layer in reversed(transform.transforms):
+            backward.insert(0, layer.inverse(backward[0])[0])
+    return forward, [step.cpu() for step in backward]
+
+
+def flow_layers_figure(forward, backward, layer: int, names=None, limit: float = 4.0) -> Figure:
+    """Two panels at depth ``layer``: the data pushed through the first k layers (towards the Gaussian), and
+    the Gaussian samples pulled back through the last K − k (towards the data); ``flow_stages`` gives both."""
+    fig, axes = plt.subplots(1, 2, figsize=(7.5, 3.7), sharex=True, sharey=True)
+    depth = len(forward) - 1
+    for ax, points, colour, title in ((axes[0], forward[layer], "C0", "data after layers 1…k"),
+                                      (axes[1], backward[layer], "C1", "Gaussian samples after inverting K…k+1")):
+        ax.scatter(points[:, 0], points[:, 1], s=2, alpha=0.4, color=colour)
+        ax.set(xlim=(-limit, limit), ylim=(-limit, limit), title=title)
+        ax.set_aspect("equal")
+    name = f" (layer {layer}: {names[layer - 1]})" if names and layer > 0 else ""
+    fig.suptitle(f"depth k = {layer} of K = {depth}{name}", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+class FlowLayerExplorer(FigureExplorer):
+    """A slider over the depth k = 0 … K of a 2D flow: the data deformed layer by layer into the base Gaussian
+    (left), and the Gaussian deformed layer by layer into the data (right, read from k = K down to 0).
+
+    ``transform``: the flow's ``Composite`` (data → noise); ``data`` (N, 2); ``base_samples`` (M, 2) from
+    N(0, I); ``names``: optional label of each layer for the title.
+    """
+
+    def __init__(self, transform: Composite, data, base_samples, names=None, limit: float = 4.0):
+        self.forward, self.backward = flow_stages(transform, data, base_samples)
+        depth = len(self.forward) - 1
+        if names is not None and len(names) != depth:
+            raise ValueError(f"names must name each of the {depth} layers, got {len(names)}")
+        self.names, self.limit = names, positive_float(limit, "limit")
+        self.slider = widgets.IntSlider(value=0, min=0, max=depth, step=1, description="depth k",
+                                        continuous_update=False)
+        self.slider.observe(lambda change: self.redraw(), names="value")
+        self.output = widgets.Output()
+        self.widget = widgets.VBox([self.slider, self.output])
+        self.redraw()
+
+    def draw(self) -> Figure:
+        return flow_layers_figure(self.forward, self.backward, self.slider.value, self.names, self.limit)
 
 
 OCCLUSIONS = ("bottom half", "right half", "bottom-right quarter", "centre square", "every other row")
