@@ -141,18 +141,27 @@ def _w1(z):
     return torch.sin(2 * math.pi * z[:, 0] / 4)
 
 
+def _window(z):
+    # U2-U4 as published are constant along z1, so exp(-U) has infinite mass and KL(q || p) is undefined (q
+    # could spread along z1 for ever); this soft wall outside |z1| <= 4, the window Rezende & Mohamed plot,
+    # makes them proper densities without changing them inside it.
+    return 0.5 * ((z[:, 0].abs() - 4).clamp(min=0) / 0.5) ** 2
+
+
 def _energy_u2(z):
-    return 0.5 * ((z[:, 1] - _w1(z)) / 0.4) ** 2
+    return 0.5 * ((z[:, 1] - _w1(z)) / 0.4) ** 2 + _window(z)
 
 
 def _energy_u3(z):
     w2 = 3 * torch.exp(-0.5 * ((z[:, 0] - 1) / 0.6) ** 2)
-    return -torch.logaddexp(-0.5 * ((z[:, 1] - _w1(z)) / 0.35) ** 2, -0.5 * ((z[:, 1] - _w1(z) + w2) / 0.35) ** 2)
+    return -torch.logaddexp(-0.5 * ((z[:, 1] - _w1(z)) / 0.35) ** 2,
+                            -0.5 * ((z[:, 1] - _w1(z) + w2) / 0.35) ** 2) + _window(z)
 
 
 def _energy_u4(z):
     w3 = 3 * torch.sigmoid((z[:, 0] - 1) / 0.3)
-    return -torch.logaddexp(-0.5 * ((z[:, 1] - _w1(z)) / 0.4) ** 2, -0.5 * ((z[:, 1] - _w1(z) + w3) / 0.35) ** 2)
+    return -torch.logaddexp(-0.5 * ((z[:, 1] - _w1(z)) / 0.4) ** 2,
+                            -0.5 * ((z[:, 1] - _w1(z) + w3) / 0.35) ** 2) + _window(z)
 
 
 ENERGIES = {"U1": _energy_u1, "U2": _energy_u2, "U3": _energy_u3, "U4": _energy_u4}
@@ -160,7 +169,8 @@ ENERGIES = {"U1": _energy_u1, "U2": _energy_u2, "U3": _energy_u3, "U4": _energy_
 
 def energy(name: str, z) -> torch.Tensor:
     """Rezende & Mohamed's (2015) 2D targets p(z) ∝ exp(−U(z)): U1 (a ring split in two), U2 (a sine wave),
-    U3 and U4 (a sine wave with a second, bent branch). Returns U(z) for z of shape (n, 2) → (n,); the
+    U3 and U4 (a sine wave with a second, bent branch); U2-U4 get a soft wall outside |z1| ≤ 4 so that exp(−U)
+    is normalisable (as published they are constant along z1). Returns U(z) for z of shape (n, 2) → (n,); the
     unnormalised log-density is −U. Flows learn them by reverse KL, E_q[log q(z) + U(z)]."""
     if name not in ENERGIES:
         raise ValueError(f"name must be one of {sorted(ENERGIES)}, got {name!r}")

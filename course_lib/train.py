@@ -224,14 +224,15 @@ class Steps:
     seconds: float = 0.0
 
 
-def minimize(module: nn.Module, objective: Callable[[torch.Generator | None], torch.Tensor], *, steps: int,
+def minimize(module: nn.Module, objective: Callable[[torch.Generator | None, int], torch.Tensor], *, steps: int,
              lr: float = 1e-3, checkpoint: str | os.PathLike | None = None, seed: int = 0,
              device: torch.device | str | None = None, progress: bool = True) -> Steps:
     """Minimise a stochastic objective that needs no data set, with Adam: ``steps`` steps on the parameters of
     ``module``, e.g. a flow fitted to an unnormalised target by reverse KL, E_q[log q(z) + U(z)].
 
-    objective(generator) → a scalar tensor: it must draw its noise from ``generator`` (on the module's
-    device, seeded by ``seed``), so a run is reproducible and resumes exactly. ``checkpoint``: written every
+    objective(generator, step) → a scalar tensor: it must draw its noise from ``generator`` (on the module's
+    device, seeded by ``seed``), so a run is reproducible and resumes exactly; ``step`` (0 … steps − 1) lets it
+    anneal a weight. ``checkpoint``: written every
     100 steps and at the end; an existing one resumes (a finished one returns at once). With
     ``$DGM_CACHE_ONLY`` set, a missing or unfinished checkpoint raises instead of training. Leaves ``module``
     in eval mode and returns the per-step losses.
@@ -239,7 +240,7 @@ def minimize(module: nn.Module, objective: Callable[[torch.Generator | None], to
     if not isinstance(module, nn.Module):
         raise TypeError(f"module must be a torch.nn.Module, got {type(module).__name__}")
     if not callable(objective):
-        raise TypeError(f"objective must be callable (a generator → a scalar loss), got {type(objective).__name__}")
+        raise TypeError(f"objective must be callable ((generator, step) → a scalar loss), got {type(objective).__name__}")
     steps, lr, seed = positive_int(steps, "steps"), positive_float(lr, "lr"), positive_int(seed, "seed", minimum=0)
     if checkpoint is not None and not isinstance(checkpoint, (str, os.PathLike)):
         raise TypeError(f"checkpoint must be a str, os.PathLike or None, got {type(checkpoint).__name__}")
@@ -278,7 +279,7 @@ def minimize(module: nn.Module, objective: Callable[[torch.Generator | None], to
     bar = progress_bar(range(start, steps), total=steps, initial=start, desc=type(module).__name__,
                        **({} if progress else {"disable": True}))
     for step in bar:
-        loss = objective(noise)
+        loss = objective(noise, step)
         if not isinstance(loss, torch.Tensor) or loss.numel() != 1:
             raise TypeError(f"objective must return a scalar tensor, got {type(loss).__name__}"
                             + (f" of shape {tuple(loss.shape)}" if isinstance(loss, torch.Tensor) else ""))

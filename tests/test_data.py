@@ -1,3 +1,4 @@
+import math
 import gzip
 import struct
 
@@ -183,10 +184,22 @@ def test_energy_targets_follow_rezende_and_mohamed():
     on_wave = torch.stack([torch.linspace(-3, 3, 7), torch.sin(torch.pi * torch.linspace(-3, 3, 7) / 2)], 1)
     for name in ("U2", "U3", "U4"):  # the sine wave z2 = w1(z1) is (one of) the lowest-energy curve(s)
         assert (data.energy(name, on_wave) <= data.energy(name, on_wave + torch.tensor([0.0, 1.0])) + 1e-6).all()
+    far = torch.tensor([[6.0, math.sin(3 * math.pi)]])      # on the wave, beyond the window |z1| ≤ 4
+    assert torch.allclose(data.energy("U2", far), torch.tensor([0.5 * (2 / 0.5) ** 2]), atol=1e-5)
     with pytest.raises(ValueError, match=r"name must be one of \['U1', 'U2', 'U3', 'U4'\], got 'U5'"):
         data.energy("U5", z)
     with pytest.raises(ValueError, match="z must have last dimension 2"):
         data.energy("U1", torch.zeros(3, 3))
+
+
+@pytest.mark.parametrize("name", ["U1", "U2", "U3", "U4"])
+def test_energy_targets_are_normalisable(name):
+    """exp(−U) has finite mass: the mass on [−6, 6]² and on [−9, 9]² agree (nothing escapes to infinity)."""
+    def log_mass(limit, n):
+        axis = torch.linspace(-limit, limit, n, dtype=torch.float64)
+        z = torch.stack(torch.meshgrid(axis, axis, indexing="xy"), -1).reshape(-1, 2)
+        return torch.logsumexp(-data.energy(name, z), 0) + 2 * torch.log(axis[1] - axis[0])
+    assert abs(log_mass(6.0, 601) - log_mass(9.0, 901)) < 1e-3
 
 
 def test_planar_flow_fitted_by_reverse_kl_approaches_an_energy_target():

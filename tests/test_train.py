@@ -236,7 +236,7 @@ def _reverse_kl_problem():
     module = nn.ParameterDict({"mean": nn.Parameter(torch.zeros(1)), "log_std": nn.Parameter(torch.zeros(1))})
     target = torch.distributions.Normal(3.0, 0.5)
 
-    def objective(generator):
+    def objective(generator, step):
         z = module["mean"] + module["log_std"].exp() * torch.randn(256, 1, generator=generator)
         q = torch.distributions.Normal(module["mean"], module["log_std"].exp())
         return (q.log_prob(z) - target.log_prob(z)).mean()
@@ -273,8 +273,8 @@ def test_minimize_resumes_exactly_and_cache_only_refuses_to_train(tmp_path, monk
     ({"steps": 0}, ValueError, "steps must be"),
     ({"lr": -1.0}, ValueError, "lr must be"),
     ({"checkpoint": 5}, TypeError, "checkpoint must be a str"),
-    ({"objective": lambda g: torch.zeros(3, requires_grad=True)}, TypeError, r"scalar tensor, got Tensor of shape \(3,\)"),
-    ({"objective": lambda g: torch.tensor(float("nan"), requires_grad=True)}, FloatingPointError, "loss became nan"),
+    ({"objective": lambda g, step: torch.zeros(3, requires_grad=True)}, TypeError, r"scalar tensor, got Tensor of shape \(3,\)"),
+    ({"objective": lambda g, step: torch.tensor(float("nan"), requires_grad=True)}, FloatingPointError, "loss became nan"),
 ])
 def test_minimize_rejects_bad_input(kwargs, error, message):
     module, objective = _reverse_kl_problem()
