@@ -313,21 +313,25 @@ def affine_coupling_forward(x, mask, scale_shift):
 
 
 # %% tags=["check"]
-def example_coupling(seed: int = 6):
-    """A fixed random (mask, scale_shift) pair on D = 5 for the coupling checks."""
-    gen = torch.Generator().manual_seed(seed)
-    w_s, w_t = torch.randn(5, 5, generator=gen), torch.randn(5, 5, generator=gen)
-    return torch.tensor([1.0, 0.0, 1.0, 0.0, 0.0]), lambda kept: (torch.tanh(kept @ w_s), kept @ w_t + 1.0)
+gen_2 = torch.Generator().manual_seed(6)
+w_s2, w_t2 = torch.randn(5, 5, generator=gen_2), torch.randn(5, 5, generator=gen_2)
+coupling_mask = torch.tensor([1.0, 0.0, 1.0, 0.0, 0.0])
 
 
-coupling_mask, coupling_net = example_coupling()
+def coupling_net(kept):
+    """A fixed random scale_shift on D = 5: (s, t), each (B, 5)."""
+    return torch.tanh(kept @ w_s2), kept @ w_t2 + 1.0
+
+
 x_coupling = torch.randn(4, 5, generator=torch.Generator().manual_seed(7))
 y_student, logdet_student = exercises.call(2, affine_coupling_forward, x_coupling, coupling_mask, coupling_net)
 s_ref, t_ref = coupling_net(x_coupling * coupling_mask)
 exercises.expect_close("y = m⊙x + (1−m)⊙(x⊙exp(s) + t)", y_student,
                        coupling_mask * x_coupling + (1 - coupling_mask) * (x_coupling * s_ref.exp() + t_ref), exercise=2)
 jacobian_logdet = torch.stack([torch.linalg.slogdet(torch.autograd.functional.jacobian(
-    lambda row: affine_coupling_forward(row[None], coupling_mask, coupling_net)[0][0], row))[1] for row in x_coupling])
+    lambda row: coupling_mask * row + (1 - coupling_mask) * (row * coupling_net(row * coupling_mask)[0].exp()
+                                                            + coupling_net(row * coupling_mask)[1]), row))[1]
+    for row in x_coupling])
 exercises.expect_close("log |det| equals slogdet of the autograd Jacobian", logdet_student, jacobian_logdet,
                        exercise=2, rtol=1e-4, atol=1e-5)
 
@@ -347,7 +351,16 @@ def affine_coupling_inverse(y, mask, scale_shift):
 
 
 # %% tags=["check"]
-mask_3, net_3 = example_coupling(seed=8)
+gen_3 = torch.Generator().manual_seed(8)
+w_s3, w_t3 = torch.randn(5, 5, generator=gen_3), torch.randn(5, 5, generator=gen_3)
+mask_3 = torch.tensor([0.0, 1.0, 1.0, 0.0, 1.0])
+
+
+def net_3(kept):
+    """Another fixed random scale_shift on D = 5, for another mask."""
+    return torch.tanh(kept @ w_s3), kept @ w_t3 - 0.5
+
+
 x_3 = torch.randn(6, 5, generator=torch.Generator().manual_seed(9))
 s_3, t_3 = net_3(x_3 * mask_3)
 y_3 = mask_3 * x_3 + (1 - mask_3) * (x_3 * s_3.exp() + t_3)          # the forward pass, as defined above

@@ -1,0 +1,125 @@
+"""Chapter 05's exercise checks accept the solution and reject plausible wrong answers (and the stub)."""
+
+from pathlib import Path
+
+import pytest
+
+from exercise_harness import ExerciseFailed, run_checks
+
+CHAPTER = Path(__file__).resolve().parents[1] / "chapters" / "05_normalizing_flows.py"
+
+WRONG = {
+    1: {
+        "no Jacobian factor": """
+def transformed_log_density(y, inverse, base_log_prob):
+    return base_log_prob(inverse(y))
+""",
+        "dy/dx instead of dx/dy": """
+def transformed_log_density(y, inverse, base_log_prob):
+    y = y.detach().requires_grad_(True)
+    x = inverse(y)
+    dx_dy, = torch.autograd.grad(x.sum(), y)
+    return base_log_prob(x.detach()) - dx_dy.abs().log()
+""",
+        "no absolute value (decreasing maps)": """
+def transformed_log_density(y, inverse, base_log_prob):
+    y = y.detach().requires_grad_(True)
+    x = inverse(y)
+    dx_dy, = torch.autograd.grad(x.sum(), y)
+    return base_log_prob(x.detach()) + dx_dy.log()
+""",
+        "the affine example's 1/2 hard-coded": """
+def transformed_log_density(y, inverse, base_log_prob):
+    return base_log_prob(inverse(y)) + math.log(0.5)
+""",
+    },
+    2: {
+        "log-det summed over the kept coordinates too": """
+def affine_coupling_forward(x, mask, scale_shift):
+    s, t = scale_shift(x * mask)
+    return mask * x + (1 - mask) * (x * torch.exp(s) + t), s.sum(dim=1)
+""",
+        "log-det as the sum of the scales exp(s)": """
+def affine_coupling_forward(x, mask, scale_shift):
+    s, t = scale_shift(x * mask)
+    return mask * x + (1 - mask) * (x * torch.exp(s) + t), ((1 - mask) * torch.exp(s)).sum(dim=1)
+""",
+        "log-det with the wrong sign": """
+def affine_coupling_forward(x, mask, scale_shift):
+    s, t = scale_shift(x * mask)
+    return mask * x + (1 - mask) * (x * torch.exp(s) + t), -((1 - mask) * s).sum(dim=1)
+""",
+        "the network sees the unmasked input": """
+def affine_coupling_forward(x, mask, scale_shift):
+    s, t = scale_shift(x)
+    return mask * x + (1 - mask) * (x * torch.exp(s) + t), ((1 - mask) * s).sum(dim=1)
+""",
+    },
+    3: {
+        "the network sees the unmasked y": """
+def affine_coupling_inverse(y, mask, scale_shift):
+    s, t = scale_shift(y)
+    return mask * y + (1 - mask) * (y - t) * torch.exp(-s), -((1 - mask) * s).sum(dim=1)
+""",
+        "multiplies by exp(s) instead of dividing": """
+def affine_coupling_inverse(y, mask, scale_shift):
+    s, t = scale_shift(y * mask)
+    return mask * y + (1 - mask) * (y - t) * torch.exp(s), -((1 - mask) * s).sum(dim=1)
+""",
+        "undoes the scale before the shift": """
+def affine_coupling_inverse(y, mask, scale_shift):
+    s, t = scale_shift(y * mask)
+    return mask * y + (1 - mask) * (y * torch.exp(-s) - t), -((1 - mask) * s).sum(dim=1)
+""",
+        "returns the forward log-det": """
+def affine_coupling_inverse(y, mask, scale_shift):
+    s, t = scale_shift(y * mask)
+    return mask * y + (1 - mask) * (y - t) * torch.exp(-s), ((1 - mask) * s).sum(dim=1)
+""",
+    },
+    4: {
+        "log-det with the wrong sign": """
+def maf_log_prob(x, conditioner):
+    mu, alpha = conditioner(x)
+    z = (x - mu) * torch.exp(-alpha)
+    return torch.distributions.Normal(0.0, 1.0).log_prob(z).sum(dim=1) + alpha.sum(dim=1)
+""",
+        "scales by exp(+alpha)": """
+def maf_log_prob(x, conditioner):
+    mu, alpha = conditioner(x)
+    z = (x - mu) * torch.exp(alpha)
+    return torch.distributions.Normal(0.0, 1.0).log_prob(z).sum(dim=1) + alpha.sum(dim=1)
+""",
+        "no log-det": """
+def maf_log_prob(x, conditioner):
+    mu, alpha = conditioner(x)
+    return torch.distributions.Normal(0.0, 1.0).log_prob((x - mu) * torch.exp(-alpha)).sum(dim=1)
+""",
+        "base density without its normalising constant": """
+def maf_log_prob(x, conditioner):
+    mu, alpha = conditioner(x)
+    z = (x - mu) * torch.exp(-alpha)
+    return (-0.5 * z ** 2).sum(dim=1) - alpha.sum(dim=1)
+""",
+    },
+}
+STUBS = {1: "transformed_log_density", 2: "affine_coupling_forward", 3: "affine_coupling_inverse", 4: "maf_log_prob"}
+
+
+@pytest.mark.parametrize("number", sorted(WRONG))
+def test_the_solution_passes_its_checks(number, capsys):
+    run_checks(CHAPTER, number)
+    assert f"✔ Exercise {number} —" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("number, mistake", [(n, m) for n, answers in WRONG.items() for m in answers])
+def test_a_wrong_answer_fails_its_check(number, mistake):
+    with pytest.raises(ExerciseFailed, match=f"Exercise {number}"):
+        run_checks(CHAPTER, number, WRONG[number][mistake])
+
+
+@pytest.mark.parametrize("number", sorted(STUBS))
+def test_the_stub_fails_its_check(number):
+    stub = f"def {STUBS[number]}(*args):\n    raise NotImplementedError('Exercise {number}: write your solution here')\n"
+    with pytest.raises(ExerciseFailed, match="not written yet"):
+        run_checks(CHAPTER, number, stub)
