@@ -21,9 +21,10 @@
 # base distribution and maps it through an *invertible* function; the change-of-variables formula then gives
 # the density of the result. In the taxonomy of [chapter 01, §8](01_density_estimation.ipynb) it is the
 # explicit model with a tractable density obtained by a change of variables, next to the autoregressive
-# models of [chapter 03](03_autoregressive.ipynb), which turn out to be flows themselves (§4). Its ancestor is
-# nonlinear ICA (Hyvärinen & Pajunen, 1999): find an invertible map that makes the data's coordinates
-# independent.
+# models of [chapter 03](03_autoregressive.ipynb); with Gaussian conditionals those are flows too (§4). Its
+# ancestor is nonlinear ICA (Hyvärinen & Pajunen, 1999): find an invertible map that makes the data's
+# coordinates independent. A flow with the factorized base $\mathcal N(\mathbf 0, \mathbf I)$ does exactly that,
+# hence the name of the first deep flow, NICE: *non-linear independent components estimation*.
 #
 # **Learning objectives.** After this chapter you can
 # 1. derive the density of a transformed variable in 1D and in D dimensions, and say what the Jacobian
@@ -38,6 +39,7 @@
 # %%
 DATASET = "digits"  # "digits" (bundled, CPU) or "mnist" / "fashion_mnist" (local IDX files in $DGM_DATA)
 
+import inspect
 import math
 import time
 
@@ -128,8 +130,10 @@ for ax in axes:
 axes[0].set_ylabel("density");
 
 # %% [markdown]
-# **In D dimensions** the derivative becomes the Jacobian matrix, and the factor is its determinant: for
-# an invertible $\mathbf f$ that maps the data to the base variable, $\mathbf z = \mathbf f(\mathbf x)$,
+# **In D dimensions** the derivative becomes the Jacobian matrix, and the factor is its determinant. From
+# here on the letters change roles: $\mathbf x$ is the *data* and $\mathbf z$ the simple *base* variable (in the
+# exercise the simple variable was $X$), and the flow $\mathbf f$ maps data to noise, $\mathbf z = \mathbf f(\mathbf x)$;
+# its inverse $\mathbf g = \mathbf f^{-1}$ generates. For an invertible $\mathbf f$,
 # $$ p_X(\mathbf x) = p_Z\big(\mathbf f(\mathbf x)\big)\,\left|\det \frac{\partial \mathbf f(\mathbf x)}{\partial \mathbf x}\right|,
 # \qquad \log p_X(\mathbf x) = \log p_Z(\mathbf z) + \log\left|\det \mathbf J_{\mathbf f}(\mathbf x)\right|. $$
 # $|\det \mathbf J|$ is the local change of volume. Training maximises this log-likelihood, so the
@@ -150,23 +154,29 @@ def seconds_of(function, repeats: int = 3) -> float:
 
 matrices = torch.Generator().manual_seed(2)
 general_sizes = [128, 256, 512, 1024, 2048]
-general_seconds = [seconds_of(lambda: torch.linalg.slogdet(torch.randn(d, d, generator=matrices) + d * torch.eye(d)))
-                   - seconds_of(lambda: torch.randn(d, d, generator=matrices) + d * torch.eye(d)) for d in general_sizes]
-# A coupling layer never forms its triangular Jacobian: it outputs the D diagonal log-scales s directly.
+general = [torch.randn(d, d, generator=matrices) + d * torch.eye(d) for d in general_sizes]
+general_seconds = [seconds_of(lambda: torch.linalg.slogdet(m)) for m in general]
+# A triangular Jacobian's log |det| is the sum of the log |diagonal|; a coupling layer never even forms the
+# matrix: it outputs the D log-scales. At D = 2048 that takes microseconds, mostly fixed overhead, so its
+# growth shows only at larger D.
+triangular = general[-1].tril()
+triangular_at_2048 = seconds_of(lambda: triangular.diagonal().abs().log().sum())
 triangular_sizes = [2**k for k in range(14, 25, 2)]
-triangular_seconds = [seconds_of(lambda: s.sum()) for s in (torch.randn(d, generator=matrices) for d in triangular_sizes)]
+triangular_seconds = [seconds_of(lambda: v.abs().log().sum()) for v in
+                      (torch.randn(d, generator=matrices) for d in triangular_sizes)]
 slope_general = np.polyfit(np.log(general_sizes[2:]), np.log(general_seconds[2:]), 1)[0]
 slope_triangular = np.polyfit(np.log(triangular_sizes[2:]), np.log(triangular_seconds[2:]), 1)[0]
 
 fig, ax = plt.subplots(figsize=(6, 3.2))
 ax.loglog(general_sizes, general_seconds, "o-", label=f"slogdet of a general matrix (slope {slope_general:.2f})")
-ax.loglog(triangular_sizes, triangular_seconds, "s-", label=f"triangular: sum of log-diagonal (slope {slope_triangular:.2f})")
+ax.loglog(triangular_sizes, triangular_seconds, "s-", label=f"triangular: sum of log |diagonal| (slope {slope_triangular:.2f})")
 ax.set(xlabel="dimension D", ylabel="seconds", title="The cost of a log-determinant")
 ax.legend(fontsize=8)
 display(Markdown(f"Measured log-log slopes over the larger sizes: **{slope_general:.2f}** for a general determinant "
-                 f"(theory: 3; at these sizes multi-threading and caches hide part of it) and **{slope_triangular:.2f}** for a triangular one (theory: 1). A 64-pixel digit "
-                 f"needs a 64 × 64 determinant per image; a 256 × 256 colour image would need a "
-                 f"196 608 × 196 608 one."))
+                 f"(theory: 3 as D grows) and **{slope_triangular:.2f}** for a triangular one (theory: 1); the "
+                 f"triangular log-det of the 2048 × 2048 matrix took {1e6 * triangular_at_2048:.0f} µs, the general one "
+                 f"{1e3 * general_seconds[-1]:.1f} ms. An image of {dims_image} pixels needs a {dims_image} × {dims_image} "
+                 f"determinant per example; a 256 × 256 colour image would need a {3 * 256 * 256:,} × {3 * 256 * 256:,} one."))
 
 # %% tags=["check"]
 lower = torch.randn(6, 6, generator=torch.Generator().manual_seed(3)).tril() + 3 * torch.eye(6)
@@ -183,22 +193,24 @@ exercises.expect_close("the log |det| of a triangular matrix is the sum of the l
 # ## 2. Flows for variational inference: planar flows
 #
 # Rezende & Mohamed (2015) introduced flows to make variational posteriors richer than a Gaussian: draw
-# $\mathbf z_0 \sim q_0$, apply $K$ invertible maps, and
+# $\mathbf z_0 \sim q_0$, apply $K$ invertible maps $\mathbf f_k$ — here in the *sampling* direction, noise to
+# sample, since in inference we only ever sample $q$ — and (in a VAE, $q_0$ and the $\mathbf f_k$ also depend on $\mathbf x$)
 # $$ q_K(\mathbf z_K) = q_0(\mathbf z_0) \prod_{k=1}^K \left|\det \frac{\partial \mathbf f_k(\mathbf z_{k-1})}{\partial \mathbf z_{k-1}}\right|^{-1}. $$
 # Their **planar** layer is $\mathbf f(\mathbf z) = \mathbf z + \mathbf u\, h(\mathbf w^\top \mathbf z + b)$ with
 # $h = \tanh$ (deck 003 writes a more general form; this is the one from the paper). Its Jacobian
 # $\mathbf I + \mathbf u \boldsymbol\psi(\mathbf z)^\top$, with $\boldsymbol\psi = h'(\mathbf w^\top\mathbf z + b)\mathbf w$,
 # is a rank-one update of the identity, so $\det = 1 + \mathbf u^\top\boldsymbol\psi$ in $O(D)$ (the matrix
 # determinant lemma). It is invertible only if $\mathbf w^\top\mathbf u \ge -1$; `T.Planar` enforces that by
-# using $\hat{\mathbf u} = \mathbf u + \big(m(\mathbf w^\top\mathbf u) - \mathbf w^\top\mathbf u\big)\mathbf w/\|\mathbf w\|^2$,
-# $m(a) = -1 + \log(1 + e^a)$, and has no closed-form inverse (ours solves a 1D monotone equation by bisection).
+# using $\hat{\mathbf u} = \mathbf u + \big(\varphi(\mathbf w^\top\mathbf u) - \mathbf w^\top\mathbf u\big)\mathbf w/\|\mathbf w\|^2$,
+# $\varphi(a) = -1 + \log(1 + e^a)$, and has no closed-form inverse (ours solves a 1D monotone equation by bisection).
 #
 # A flow used for inference is fitted by **reverse KL**: to approximate $p(\mathbf z) = e^{-U(\mathbf z)}/Z$ known
 # only up to $Z$, minimise
 # $$ \mathrm{KL}(q_K \,\|\, p) = \mathbb E_{q_K}\big[\log q_K(\mathbf z) + U(\mathbf z)\big] + \log Z, $$
 # which needs samples of $q_K$ and their density — both from the sampling direction, in one pass. The
-# targets are Rezende & Mohamed's 2D energies; $\log Z$ we get by quadrature on a grid, so the KL is exact
-# up to Monte Carlo noise. Reverse KL is *mode-seeking*: a $q$ that has settled on part of the target feels
+# targets are Rezende & Mohamed's 2D energies U2 and U3. As published they are constant along $z_1$, so
+# $e^{-U}$ has infinite mass and the KL is undefined; `data.energy` adds a soft wall outside $|z_1| \le 4$, the
+# window the paper plots. $\log Z$ we get by quadrature on a grid, so the KL is exact up to Monte Carlo noise. Reverse KL is *mode-seeking*: a $q$ that has settled on part of the target feels
 # no pull towards the rest. Like the paper, we anneal: the energy's weight $\beta$ grows from 0.01 to 1
 # during the first half of training, so $q$ starts broad and then contracts onto the target.
 
@@ -213,9 +225,10 @@ def reverse_kl_objective(flow, energy: str, steps: int, batch: int = 1024):
     return objective
 
 
-grid_1d = torch.linspace(-5, 5, 801)
+grid_1d = torch.linspace(-8, 8, 1281)   # the wall's tails are negligible beyond |z1| = 8
 grid = torch.stack(torch.meshgrid(grid_1d, grid_1d, indexing="xy"), -1).reshape(-1, 2)
 cell_area = (grid_1d[1] - grid_1d[0]) ** 2
+PLANAR_STEPS = 800
 planar_flows, planar_kl = {}, {}
 for energy in ("U2", "U3"):
     log_z = (torch.logsumexp(-data.energy(energy, grid), 0) + cell_area.log()).item()
@@ -223,7 +236,7 @@ for energy in ("U2", "U3"):
         torch.manual_seed(layers)   # the same initial layers for both targets
         # Flow maps data → noise; the planar layers act in the sampling direction, hence the Inverse.
         flow = Flow(T.Inverse(T.Composite([T.Planar(2) for _ in range(layers)])))
-        minimize(flow, reverse_kl_objective(flow, energy, steps=800), steps=800, lr=1e-2, progress=False,
+        minimize(flow, reverse_kl_objective(flow, energy, PLANAR_STEPS), steps=PLANAR_STEPS, lr=1e-2, progress=False,
                  checkpoint=cache_dir() / f"ch05_planar_{energy}_{layers}.pt")
         with torch.no_grad():
             z, log_q = flow.sample_with_log_prob(20000, torch.Generator().manual_seed(4))
@@ -232,7 +245,7 @@ for energy in ("U2", "U3"):
 
 fig, axes = plt.subplots(2, 4, figsize=(11, 5.4), sharex=True, sharey=True)
 for row, energy in enumerate(("U2", "U3")):
-    axes[row, 0].imshow((-data.energy(energy, grid)).exp().reshape(801, 801), extent=(-5, 5, -5, 5), origin="lower",
+    axes[row, 0].imshow((-data.energy(energy, grid)).exp().reshape(1281, 1281), extent=(-8, 8, -8, 8), origin="lower",
                         cmap="Blues")
     axes[row, 0].set_title(f"target exp(−{energy})", fontsize=9)
     for col, layers in enumerate((2, 8, 32), start=1):
@@ -241,6 +254,7 @@ for row, energy in enumerate(("U2", "U3")):
 for ax in axes.flat:
     ax.set(xlim=(-4, 4), ylim=(-4, 4))
 fig.tight_layout()
+display(Markdown(f"Each flow: {PLANAR_STEPS} Adam steps of 1024 samples."))
 
 # %% tags=["check"]
 for energy in ("U2", "U3"):
@@ -251,24 +265,29 @@ for energy in ("U2", "U3"):
 
 # %% [markdown]
 # Each planar layer bends space along one direction only (a single hyperplane $\mathbf w^\top \mathbf z + b = 0$),
-# so a curved target needs many of them: two layers cannot follow the wave, eight come close. Beyond that,
-# more layers help only with more training (the paper trains for hundreds of thousands of steps, we for
-# 800), and each layer is one more sequential step. Two refinements from deck 001
+# so a curved target needs many of them: two layers cannot follow the wave; 8 and 32 do far better (how
+# much more 32 buy depends on training far longer than here: the paper trains for hundreds of thousands of
+# steps), and each layer is one more sequential step. Two refinements from deck 001
 # keep the cheap determinant with more per layer: **Sylvester flows** (van den Berg et al., 2018),
-# $\mathbf z + \mathbf A\,h(\mathbf B\mathbf z + \mathbf b)$ with $\mathbf A$: $D \times M$, $\mathbf B$: $M \times D$,
-# use Sylvester's identity $\det(\mathbf I_D + \mathbf A\mathbf B) = \det(\mathbf I_M + \mathbf B\mathbf A)$ — an
-# $M \times M$ determinant instead of $D \times D$ (planar is $M = 1$); **Householder flows** (Tomczak &
+# $\mathbf z + \mathbf A\,h(\mathbf B\mathbf z + \mathbf b)$ with $\mathbf A$: $D \times M$, $\mathbf B$: $M \times D$, have the
+# Jacobian $\mathbf I_D + \mathbf A\,\mathrm{diag}(h')\,\mathbf B$, and Sylvester's identity
+# $\det(\mathbf I_D + \mathbf A\mathbf C) = \det(\mathbf I_M + \mathbf C\mathbf A)$ (with $\mathbf C = \mathrm{diag}(h')\mathbf B$) turns
+# it into an $M \times M$ determinant instead of $D \times D$ (planar is $M = 1$); the paper builds $\mathbf A$ and
+# $\mathbf B$ from orthogonal and triangular factors so that the layer is invertible and even that
+# determinant is a product of diagonals. **Householder flows** (Tomczak &
 # Welling, 2016) apply reflections $\mathbf I - 2\mathbf v\mathbf v^\top/\|\mathbf v\|^2$, volume-preserving
 # ($|\det| = 1$), to rotate a VAE's diagonal Gaussian posterior into a full-covariance one.
 
 # %%
 gen = torch.Generator().manual_seed(5)
 a_matrix, b_matrix = torch.randn(512, 4, generator=gen) / 8, torch.randn(4, 512, generator=gen) / 8
+z_point, shift = torch.randn(512, generator=gen), torch.randn(4, generator=gen)
+c_matrix = torch.diag(1 - torch.tanh(b_matrix @ z_point + shift) ** 2) @ b_matrix     # diag(h') B at this z
 v = torch.randn(512, generator=gen)
 householder = torch.eye(512) - 2 * torch.outer(v, v) / (v @ v)
-sylvester_big = torch.linalg.slogdet(torch.eye(512) + a_matrix @ b_matrix)
-sylvester_small = torch.linalg.slogdet(torch.eye(4) + b_matrix @ a_matrix)
-display(Markdown(f"log |det(I₅₁₂ + AB)| = {sylvester_big[1]:.6f}, log |det(I₄ + BA)| = {sylvester_small[1]:.6f}; "
+sylvester_big = torch.linalg.slogdet(torch.eye(512) + a_matrix @ c_matrix)
+sylvester_small = torch.linalg.slogdet(torch.eye(4) + c_matrix @ a_matrix)
+display(Markdown(f"log |det(I₅₁₂ + AC)| = {sylvester_big[1]:.6f}, log |det(I₄ + CA)| = {sylvester_small[1]:.6f}; "
                  f"a Householder reflection: log |det| = {torch.linalg.slogdet(householder)[1]:.2e}."))
 
 # %% tags=["check"]
@@ -432,8 +451,8 @@ exercises.expect_close("the RealNVP density of the moons integrates to 1 (grid o
 
 # %% [markdown]
 # **Layer by layer.** The flow maps the data to the Gaussian through 8 couplings. Move the slider: on the
-# left, the test points after the first $k$ layers; on the right, Gaussian samples pulled back through the
-# last $K - k$ layers. At every depth both clouds should look alike; at $k = 0$ the right panel is the
+# left, the test points after the first $k$ layers; on the right, Gaussian samples sent back through the
+# inverses of the last $K - k$ layers. At every depth both clouds should look alike; at $k = 0$ the right panel is the
 # model's samples, at $k = K$ the left panel is the data in noise space.
 
 # %%
@@ -446,8 +465,9 @@ explorer
 # %% [markdown]
 # ## 4. Autoregressive flows: MAF and IAF
 #
-# Chapter 03's autoregressive Gaussian model is a flow. If $x_d = \mu_d + e^{\alpha_d} z_d$ with $\mu_d, \alpha_d$
-# functions of $\mathbf x_{<d}$, the map $\mathbf x \mapsto \mathbf z$,
+# Give chapter 03's autoregressive models *Gaussian* conditionals (chapter 03 used categorical ones), and they
+# become flows: if $x_d = \mu_d + e^{\alpha_d} z_d$ with $\mu_d, \alpha_d$ functions of $\mathbf x_{<d}$ and
+# $z_d \sim \mathcal N(0, 1)$, the map $\mathbf x \mapsto \mathbf z$,
 # $$ z_d = \big(x_d - \mu_d(\mathbf x_{<d})\big)\, e^{-\alpha_d(\mathbf x_{<d})}, $$
 # has a triangular Jacobian, and one masked network (MADE) computes all $\mu_d, \alpha_d$ from $\mathbf x$ in a
 # single pass: that is the **masked autoregressive flow** (MAF; Papamakarios et al., 2017). Sampling is
@@ -457,12 +477,13 @@ explorer
 # The **inverse autoregressive flow** (IAF; Kingma et al., 2016) conditions on the *noise* instead:
 # $x_d = z_d e^{\alpha_d(\mathbf z_{<d})} + \mu_d(\mathbf z_{<d})$. Sampling is one pass (all of $\mathbf z$ is known);
 # the density of a *given* $\mathbf x$ needs $\mathbf z$, recovered one coordinate at a time — $D$ passes. (Deck
-# 003 writes both lines without saying what $f$ and $g$ are conditioned on; that is exactly the difference.)
+# 003 writes both with two unnamed functions and does not say what they are conditioned on: data or noise.
+# That is exactly the difference.)
 # IAF = `T.Inverse(T.MaskedAutoregressive(D))`: the same network, used in the opposite direction.
 #
 # ### Exercise 4 — the MAF density pass
 # Write $\log p(\mathbf x)$ of a one-layer MAF with a standard-normal base. `conditioner(x)` returns
-# $(\boldsymbol\mu, \boldsymbol\alpha)$, each `(B, D)`, from one pass of a MADE network. One pass must be enough.
+# $(\boldsymbol\mu, \boldsymbol\alpha)$, each `(B, D)`, from one pass of a MADE network. Call it once: one pass is enough.
 
 # %%
 def maf_log_prob(x, conditioner):
@@ -483,9 +504,17 @@ with torch.no_grad():
     z_ref = torch.randn(8, 6, generator=gen)
     x_ref, logdet_sampling = check_maf.inverse(z_ref)   # the sampling direction: D passes
     log_p_ref = torch.distributions.Normal(0.0, 1.0).log_prob(z_ref).sum(1) - logdet_sampling
+    conditioner_calls = []
+
+    def counted_conditioner(x):
+        conditioner_calls.append(1)
+        return check_maf.conditioner(x)
+
     exercises.expect_close("MAF log p(x) equals the density computed through the sampling direction",
-                           exercises.call(4, maf_log_prob, x_ref, check_maf.conditioner), log_p_ref, exercise=4,
+                           exercises.call(4, maf_log_prob, x_ref, counted_conditioner), log_p_ref, exercise=4,
                            rtol=1e-4, atol=1e-4)
+    exercises.expect_true("one pass of the network for the whole batch", len(conditioner_calls) == 1,
+                          "every μ_d, α_d comes out of a single call", exercise=4)
 
 # %% [markdown]
 # **One pass or D passes, measured.** A MAF on the 64 pixels of a digit, with a hook counting the MADE
@@ -519,8 +548,9 @@ exercises.expect_true("MAF: density in 1 pass, sampling in D = 64; IAF the other
 # IAF steps after its Gaussian encoder, conditioned on the encoder's features (`VAE(posterior_flows=2)`):
 # $\mathbf z_0 = \boldsymbol\mu + \boldsymbol\sigma\odot\boldsymbol\epsilon$, then $\mathbf z_K$ by the IAF, and the KL
 # term becomes a one-sample estimate $\log q(\mathbf z_K \mid \mathbf x) - \log p(\mathbf z_K)$. Same recipe as
-# chapter 04 for both; the gap between the ELBO and the importance-weighted estimate of
-# $\log p(\mathbf x)$ measures how far $q$ is from the true posterior.
+# chapter 04 for both. The gap between the IWAE estimate and the ELBO is a lower bound on
+# $\mathrm{KL}(q(\mathbf z \mid \mathbf x) \,\|\, p(\mathbf z \mid \mathbf x))$ of each model (each has its own decoder, so its own
+# true posterior): a smaller gap says the encoder fits its model's posterior better.
 
 # %%
 vaes, vae_bounds = {}, {}
@@ -552,12 +582,12 @@ exercises.expect_true("the IAF posterior narrows the gap between the ELBO and th
                       gap_change.mean().item() < -2 * gap_change_se)
 
 # %% [markdown]
-# The gain is real but small: on 8×8 digits with an 8-dimensional latent space the Gaussian posterior is
-# already close. Richer posteriors matter more for larger latent spaces and images (Kingma et al., 2016).
+# Kingma et al. (2016) found richer posteriors matter most with larger latent spaces and images; here the
+# latent space has 8 dimensions.
 #
 # ## 5. A flow on the digits
 #
-# **Dequantization.** The digits take $L = 17$ grey levels: a discrete distribution, while a flow is a
+# **Dequantization.** The images take $L$ grey levels (17 for the digits): a discrete distribution, while a flow is a
 # density on $\mathbb R^D$ — fitted to integers, it could pile infinite density on them. Instead model
 # $\mathbf v = \mathbf x + \mathbf u$, $\mathbf u \in [0, 1)^D$: the probability of the image is the mass of its unit cube,
 # $P(\mathbf x) = \int_{[0,1)^D} p(\mathbf x + \mathbf u)\,d\mathbf u$, and for any $q(\mathbf u \mid \mathbf x)$ on the cube, by Jensen,
@@ -566,18 +596,22 @@ exercises.expect_true("the IAF posterior narrows the gap between the ELBO and th
 # dequantization learns $q$, here a logit-normal given the image (Ho et al., 2019), and tightens the bound.
 # Like the IWAE, averaging $k$ importance weights tightens it further.
 #
-# **Logit pre-processing.** $v/L$ lies in $[0, 1]$, the flow works on $\mathbb R^D$: RealNVP maps
-# $p = \alpha + (1 - 2\alpha)v/L$ to $\log p - \log(1-p)$. This map is part of the model: its log-determinant,
-# $\sum_d \big[\log(1-2\alpha) - \log L - \log p_d - \log(1 - p_d)\big]$, enters the likelihood (`T.Logit`).
+# **Logit pre-processing.** $v/L$ lies in $[0, 1)$, the flow works on $\mathbb R^D$: RealNVP maps
+# $p = \lambda + (1 - 2\lambda)v/L$ to $\log p - \log(1-p)$, with a small margin $\lambda$ that keeps away from 0 and 1
+# (RealNVP: 0.05; `ImageFlow` uses $10^{-6}$, so that almost no probability leaks outside the data's range).
+# This map is part of the model: its log-determinant,
+# $\sum_d \big[\log(1-2\lambda) - \log L - \log p_d - \log(1 - p_d)\big]$, enters the likelihood (`T.Logit`).
 #
 # **Multi-scale architecture** (RealNVP, Glow). At 8×8: couplings with a checkerboard mask. Then a
 # *squeeze* turns each 2×2 block into 4 channels (1×8×8 → 4×4×4), and couplings split the channels; after
 # each scale half of the channels leave for the base distribution (*factored out*) and the rest are squeezed
-# again (4×4×4 → 8×2×2). Each step is Glow's: **actnorm** (a per-channel affine layer initialised from the
-# first batch), an **invertible 1×1 convolution** that mixes channels (a learned generalisation of the
-# permutation between couplings), then the coupling. The 1×1 convolution applies one $C \times C$ matrix
-# $\mathbf W$ at every pixel, so its log-determinant is $H \cdot W \cdot \log|\det\mathbf W|$; Glow writes
-# $\mathbf W = \mathbf P\mathbf L(\mathbf U + \mathrm{diag}\,\mathbf s)$ so that this costs $O(C)$: $\sum \log|s_i|$.
+# again (4×4×4 → 8×2×2). Every step starts with **actnorm** (a per-channel affine layer initialised from the
+# first batch); after the first squeeze the steps are Glow's: actnorm, an **invertible 1×1 convolution**
+# that mixes channels (a learned generalisation of the permutation between couplings), then the coupling.
+# The 1×1 convolution applies one $C \times C$ matrix $\mathbf M$ at every pixel of an $h \times w$ map, so its
+# log-determinant is $h w \log|\det\mathbf M|$; Glow writes $\mathbf M = \mathbf P\,\mathbf T_1(\mathbf T_2 + \mathrm{diag}\,\boldsymbol\sigma)$
+# ($\mathbf P$ a fixed permutation, $\mathbf T_1$ unit lower-triangular, $\mathbf T_2$ strictly upper-triangular) so
+# that this costs $O(C)$: $\sum_i \log|\sigma_i|$.
 
 # %%
 conv_1x1 = T.Invertible1x1Conv(4, 4, 4, generator=torch.Generator().manual_seed(15))
@@ -589,7 +623,7 @@ with torch.no_grad():
     dense_logdet = 4 * 4 * torch.linalg.slogdet(conv_1x1.weight())[1]
 
 # %% tags=["check"]
-exercises.expect_close("the LU log-det of the 1×1 convolution equals H·W·log|det W| from slogdet", glow_logdet,
+exercises.expect_close("the LU log-det of the 1×1 convolution equals h·w·log|det M| from slogdet", glow_logdet,
                        dense_logdet.expand(3), rtol=1e-4, atol=1e-4)
 exercises.expect_true("that log-det is not trivially 0", bool(dense_logdet.abs() > 0.1))
 
@@ -640,13 +674,22 @@ Markdown(leaderboard.table(DATASET))
 # levels. The flow's bound is a *lower* bound on $\log P(\mathbf x)$: its true likelihood is at least as good.
 #
 # **Samples and temperature.** Sampling is $\mathbf x = \lfloor \mathbf f^{-1}(\mathbf z) \rfloor$, $\mathbf z \sim \mathcal N(\mathbf 0, T^2\mathbf I)$.
-# Lowering the temperature $T$ (Glow) trades diversity for cleaner, more typical samples.
+# Lowering the temperature $T$ (Glow) trades diversity for more typical samples: measured here by the
+# flow's own log-likelihood bound of its samples.
 
 # %%
 fig, axes = plt.subplots(1, 3, figsize=(10, 3.6))
+sample_log_lik = {}
 for ax, temperature in zip(axes, (1.0, 0.8, 0.6)):
-    samples = best_flow.sample(36, torch.Generator(device=device()).manual_seed(18), temperature=temperature).cpu()
-    plotting.image_grid(samples, levels=levels, ax=ax, nrow=6, title=f"T = {temperature}")
+    samples = best_flow.sample(200, torch.Generator(device=device()).manual_seed(18), temperature=temperature)
+    with torch.no_grad():
+        sample_log_lik[temperature] = best_flow.log_prob(samples, k=10, generator=torch.Generator(device=device()).manual_seed(0)).mean().item()
+    plotting.image_grid(samples[:36].cpu(), levels=levels, ax=ax, nrow=6,
+                        title=f"T = {temperature}: mean log P ≥ {sample_log_lik[temperature]:.1f}")
+
+# %% tags=["check"]
+exercises.expect_true("lower temperature, more typical samples (higher log-likelihood under the flow)",
+                      sample_log_lik[0.6] > sample_log_lik[0.8] > sample_log_lik[1.0])
 
 # %% [markdown]
 # **Latent interpolation and attribute manipulation.** $\mathbf f$ maps an image (at the centre of its cube,
@@ -695,19 +738,21 @@ exercises.expect_close("decode(encode(x)) gives back the test digits (the flow i
 # %% [markdown]
 # ## 6. What flows cannot do
 #
-# **The dimension must match** (deck 000). $\mathbf f$ is a bijection, so the digit flow's code has 64
-# numbers, as many as the image: no compression, no low-dimensional summary like the VAE's 8-dimensional
-# code. Flows on a low-dimensional manifold need extra machinery (for example, a VAE with a flow prior).
+# **The dimension must match** (deck 000). $\mathbf f$ is a bijection, so the digit flow's code has as many
+# numbers as the image has pixels: no compression, no low-dimensional summary like the 8-dimensional code
+# of the VAE in §4. Flows on a low-dimensional manifold need extra machinery (for example, a VAE with a flow prior).
 #
 # **Topology.** A continuous bijection cannot tear the connected Gaussian into eight separate blobs: it
 # can only stretch it, leaving thin bridges of density between the modes. The RealNVP of §3 on the
 # 8 Gaussians shows it — on a log scale, and in the samples that land far from every mode:
 
 # %%
-centres = 2.0 * torch.stack([torch.cos(torch.arange(8) * math.pi / 4), torch.sin(torch.arange(8) * math.pi / 4)], 1)
+toy_parameters = inspect.signature(data.eight_gaussians).parameters      # the toy's defaults: radius and std
+ring_radius, mode_std = toy_parameters["radius"].default, toy_parameters["std"].default
+centres = ring_radius * torch.stack([torch.cos(torch.arange(8) * math.pi / 4), torch.sin(torch.arange(8) * math.pi / 4)], 1)
 
 
-def fraction_between_modes(points, radius: float = 0.8):
+def fraction_between_modes(points, radius: float = 4 * mode_std):
     """Fraction of points farther than ``radius`` (4 standard deviations) from all eight centres."""
     return (torch.cdist(points, centres).min(1).values > radius).float().mean().item()
 
@@ -745,7 +790,7 @@ exercises.expect_true("the flow leaves mass between the modes, where the data ha
 #    resist (think of the reverse KL's mode-seeking)?
 # 7. Train the digit flow without actnorm and 1×1 convolutions (build the body by hand from `T.AffineCoupling`
 #    and `T.Squeeze`). How much do they buy?
-# 8. Sample the digit flow at $T = 0$: what do you get, and why is it not the most likely image?
+# 8. Sample the digit flow at $T = 0.05$: what do you get, and why is it not the most likely image?
 #
 # ## Summary
 # - Change of variables: $\log p_X(\mathbf x) = \log p_Z(\mathbf f(\mathbf x)) + \log|\det \mathbf J_{\mathbf f}(\mathbf x)|$. A
