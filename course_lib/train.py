@@ -25,6 +25,7 @@ from torch import nn
 
 from . import randomness
 from .models.base import DensityModel, evaluation_mode
+from .models.gan import GAN
 from .runtime import cache_only
 from .runtime import device as default_device
 from .runtime import progress as progress_bar
@@ -295,3 +296,131 @@ def minimize(module: nn.Module, objective: Callable[[torch.Generator | None, int
     bar.close()
     module.eval()
     return record
+
+
+@dataclass
+class AdversarialHistory:
+    """Per-step losses of both players, snapshots of samples from fixed codes (``snapshot_steps``: after how
+    many steps each was taken; 0 is before training) and the wall time in s."""
+    discriminator_loss: list[float] = field(default_factory=list)
+    generator_loss: list[float] = field(default_factory=list)
+    snapshot_steps: list[int] = field(default_factory=list)
+    snapshots: list[torch.Tensor] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def fit_adversarial(gan: nn.Module, train, *, steps: int, batch_size: int = 64, lr_generator: float = 2e-4,
+                    lr_discriminator: float = 2e-4, betas: tuple[float, float] = (0.5, 0.999),
+                    discriminator_steps: int = 1, labels_as_context: bool = False, snapshot_every: int = 0,
+                    snapshot_size: int = 512, checkpoint: str | os.PathLike | None = None, seed: int = 0,
+                    device: torch.device | str | None = None, progress: bool = True) -> AdversarialHistory:
+    """Train a ``models.GAN`` by alternating updates: ``discriminator_steps`` Adam steps of D (or a critic) on
+    a random minibatch against fresh fakes, then one step of G. Returns the history; leaves eval mode.
+
+    ``lr_generator`` ≠ ``lr_discriminator`` gives two-timescale updates (Heusel et al., 2017).
+    ``labels_as_context``: a class-conditional GAN, fakes drawn with the labels of the real minibatch.
+    ``snapshot_every``: every so many steps (and before the first), the samples of ``snapshot_size`` fixed
+    codes are kept, to watch training (mode collapse). Randomness: the minibatches and every z come from
+    generators seeded by ``seed``, so a run is reproducible and resumes exactly from ``checkpoint`` (written
+    every 100 steps and at the end); with ``$DGM_CACHE_ONLY`` an unfinished checkpoint raises.
+    """
+    if not isinstance(gan, GAN):
+        raise TypeError(f"gan must be a course_lib.models.GAN, got {type(gan).__name__}")
+    if not isinstance(labels_as_context, bool):
+        raise TypeError(f"labels_as_context must be a bool, got {type(labels_as_context).__name__}")
+    x_train, y_train = _examples(train, "train", labels_as_context)
+    steps, batch_size = positive_int(steps, "steps"), positive_int(batch_size, "batch_size")
+    lr_generator, lr_discriminator = positive_float(lr_generator, "lr_generator"), positive_float(lr_discriminator,
+                                                                                                  "lr_discriminator")
+    if (not isinstance(betas, (tuple, list)) or len(betas) != 2
+            or not all(isinstance(b, (int, float)) and 0 <= b < 1 for b in betas)):
+        raise ValueError(f"betas must be two numbers in [0, 1), got {betas!r}")
+    discriminator_steps = positive_int(discriminator_steps, "discriminator_steps")
+    snapshot_every = positive_int(snapshot_every, "snapshot_every", minimum=0)
+    snapshot_size, seed = positive_int(snapshot_size, "snapshot_size"), positive_int(seed, "seed", minimum=0)
+    if checkpoint is not None and not isinstance(checkpoint, (str, os.PathLike)):
+        raise TypeError(f"checkpoint must be a str, os.PathLike or None, got {type(checkpoint).__name__}")
+    dev = _as_device(device)
+    gan.to(dev)
+    x_train = gan.check_input(x_train, "train")
+    y_train = gan.check_context(y_train, len(x_train), "train labels")
+
+    optimizer_d = torch.optim.Adam(gan.discriminator_parameters(), lr=lr_discriminator, betas=tuple(betas))
+    optimizer_g = torch.optim.Adam(gan.generator_parameters(), lr=lr_generator, betas=tuple(betas))
+    shuffler = torch.Generator().manual_seed(seed)
+    noise = torch.Generator(device=dev) if dev.type in ("cpu", "cuda") else None
+    if noise is not None:
+        noise.manual_seed(_noise_seed(seed, 0))
+    fixed_z = randomness.normal((snapshot_size, gan.latent_dim), generator=torch.Generator().manual_seed(seed),
+                                device=dev)
+    fixed_context = (None if gan.context_classes is None
+                     else torch.arange(snapshot_size, device=dev) % gan.context_classes)
+    history, start = AdversarialHistory(), 0
+    if checkpoint is not None and Path(checkpoint).is_file():
+        saved = load_checkpoint(checkpoint)
+        try:
+            gan.load_state_dict(saved["model"])
+            optimizer_d.load_state_dict(saved["optimizer_d"])
+            optimizer_g.load_state_dict(saved["optimizer_g"])
+        except (KeyError, RuntimeError, ValueError) as error:
+            reason = str(error).splitlines()[0]
+            raise ValueError(f"checkpoint: {checkpoint} does not hold an adversarial training state of this "
+                             f"{type(gan).__name__} ({reason}); delete it to train afresh") from None
+        shuffler.set_state(saved["shuffler"])
+        if noise is not None:
+            noise.set_state(saved["noise"].to(torch.uint8))
+        history, start = AdversarialHistory(**saved["history"]), saved["step"]
+    if cache_only() and start < steps:
+        raise RuntimeError(f"DGM_CACHE_ONLY is set, so {type(gan).__name__} may not train, but "
+                           f"{checkpoint or 'this fit_adversarial (no checkpoint)'} holds no finished run: run the "
+                           f"chapter once without DGM_CACHE_ONLY to fill the cache")
+
+    def snapshot(step):
+        with evaluation_mode(gan):
+            history.snapshots.append(gan.to_data(gan.generator(fixed_z, fixed_context)).cpu())
+        history.snapshot_steps.append(step)
+
+    def save(step):
+        if checkpoint is not None:
+            save_checkpoint({"model": gan.state_dict(), "optimizer_d": optimizer_d.state_dict(),
+                             "optimizer_g": optimizer_g.state_dict(), "shuffler": shuffler.get_state(),
+                             "noise": noise.get_state() if noise is not None else torch.zeros(0),
+                             "history": asdict(history), "step": step}, checkpoint)
+
+    def minibatch():
+        index = randomness.integers(len(x_train), (batch_size,), generator=shuffler).to(dev)
+        return gan.prepare(x_train[index], noise), None if y_train is None else y_train[index]
+
+    if snapshot_every and start == 0:
+        snapshot(0)
+    started = time.perf_counter() - history.seconds
+    gan.train()
+    bar = progress_bar(range(start, steps), total=steps, initial=start, desc=type(gan).__name__,
+                       **({} if progress else {"disable": True}))
+    for step in bar:
+        for _ in range(discriminator_steps):
+            real, context = minibatch()
+            loss_d = gan._discriminator_loss(real, context, noise)
+            optimizer_d.zero_grad(set_to_none=True)
+            loss_d.backward()
+            optimizer_d.step()
+            gan._after_discriminator_step()
+        _, context = minibatch() if y_train is not None else (None, None)
+        loss_g = gan._generator_loss(batch_size, context, noise)
+        optimizer_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        optimizer_g.step()
+        if not (torch.isfinite(loss_d) and torch.isfinite(loss_g)):
+            raise FloatingPointError(f"losses became {loss_d.item()} (D), {loss_g.item()} (G) at step {step}; "
+                                     "try a smaller learning rate")
+        history.discriminator_loss.append(loss_d.item())
+        history.generator_loss.append(loss_g.item())
+        if snapshot_every and (step + 1) % snapshot_every == 0:
+            snapshot(step + 1)
+            gan.train()
+        history.seconds = time.perf_counter() - started
+        if (step + 1) % 100 == 0 or step + 1 == steps:
+            save(step + 1)
+    bar.close()
+    gan.eval()
+    return history

@@ -32,7 +32,8 @@ from course_lib import data
 from course_lib.data import Dataset
 from course_lib.distributions import standard_normal_log_prob
 from course_lib.evaluation import mean_nll
-from course_lib.models import (FVSBN, MADE, NADE, PPCA, VAE, CausalConvSequence, FactorizedCategorical, Flow,
+from course_lib.models import (FVSBN, GAN, MADE, NADE, PPCA, VAE, CausalConvSequence, DCDiscriminator, DCGenerator,
+                               FactorizedCategorical, Flow, MLPDiscriminator, MLPGenerator,
                                GatedPixelCNN, Gaussian, GaussianKDE, GaussianMixture, HistogramDensity, ImageFlow,
                                PixelCNN, Sampler, VariationalDequantizer, mixtures, realnvp_image_body)
 from course_lib.nn import transforms as T
@@ -219,9 +220,61 @@ def test_every_model_class_of_course_lib_is_in_the_contract_suite():
         module = importlib.import_module(info.name)
         concrete |= {cls for _, cls in inspect.getmembers(module, inspect.isclass)
                      if issubclass(cls, Sampler) and cls.__module__ == module.__name__ and not inspect.isabstract(cls)}
-    covered = {type(case.make(0)) for case in CASES.values()}
+    covered = {type(case.make(0)) for case in CASES.values()} | {type(make(0)) for make, _ in SAMPLERS.values()}
     missing = sorted(cls.__name__ for cls in concrete - covered)
     assert not missing, f"model classes missing from CASES in tests/test_model_contract.py: {missing}"
+
+# --- samplers without a density (GANs): the part of the contract that applies to them -------------------
+
+def _gan(conditional):
+    def make(seed):
+        torch.manual_seed(seed)
+        if conditional:
+            return GAN(MLPGenerator(2, 2, 16, 2, context_classes=3), MLPDiscriminator(2, 16, 2, spectral=True,
+                       context_classes=3), loss="hinge", context_classes=3)
+        return GAN(DCGenerator(4, 8, 4), DCDiscriminator(8, 4, spectral=True), levels=3, gradient_penalty=1.0)
+    return make, (lambda n: torch.arange(n) % 3) if conditional else (lambda n: None)
+
+
+SAMPLERS = {"GAN (DCGAN, 3 levels, gradient penalty)": _gan(False), "GAN (conditional MLP, hinge)": _gan(True)}
+
+
+@pytest.mark.parametrize("name", SAMPLERS)
+def test_sampler_state_round_trip_randomness_and_mode(name):
+    make, context = SAMPLERS[name]
+    model, other = make(0), make(1)
+    generator = lambda seed=5: torch.Generator().manual_seed(seed)  # noqa: E731
+    assert not torch.equal(model.sample(9, generator(), context=context(9)), other.sample(9, generator(), context=context(9)))
+    other.load_state_dict(model.state_dict())
+    model.eval(), other.eval()
+    assert torch.equal(model.sample(9, generator(), context=context(9)), other.sample(9, generator(), context=context(9)))
+    torch.manual_seed(1)
+    first = model.sample(9, generator(), context=context(9))
+    torch.manual_seed(2)                                           # the global generator must not matter
+    assert torch.equal(model.sample(9, generator(), context=context(9)), first)
+    model.train()
+    seen = _spy(model, "_sample")
+    assert not model.sample(3, context=context(3)).requires_grad and seen == [(False, False)]
+    assert model.training and all(m.training for m in model.modules())
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("name", SAMPLERS)
+def test_sampler_stays_on_its_device(name, device):
+    make, context = SAMPLERS[name]
+    examples = make(0).sample(4, context=context(4))               # data, on the CPU
+    model = make(0).to(device)
+    real = model.prepare(model.check_input(examples))
+    guard = SingleDeviceMode()
+    with guard:
+        outputs = [model.sample(3, context=context(3)), model.sample(3, torch.Generator().manual_seed(0), context=context(3))]
+        loss = (model._discriminator_loss(real, model.check_context(context(4), 4), None)
+                + model._generator_loss(4, model.check_context(context(4), 4), None))
+        loss.backward()
+        outputs.append(loss)
+    assert guard.operations > 0
+    assert all(out.device.type == device for out in outputs), [out.device for out in outputs]
+
 
 # --- log_prob -----------------------------------------------------------------------------------------
 
