@@ -78,6 +78,44 @@ def _check_dequantizable(x: torch.Tensor, name: str) -> None:
         raise ValueError(f"{name} must hold non-negative integer grey levels to dequantize")
 
 
+def _checkpoint_path(checkpoint):
+    if checkpoint is not None and not isinstance(checkpoint, (str, os.PathLike)):
+        raise TypeError(f"checkpoint must be a str, os.PathLike or None, got {type(checkpoint).__name__}")
+    return checkpoint
+
+
+def _resume(checkpoint, module: nn.Module, optimizers: dict, what: str) -> dict | None:
+    """The saved training state at ``checkpoint`` (None when there is none yet), with the weights and the
+    optimisers' states (``{key in the file: optimiser}``) already loaded; a clear error for a file that
+    holds another model's (or another loop's) state."""
+    if checkpoint is None or not Path(checkpoint).is_file():
+        return None
+    saved = load_checkpoint(checkpoint)
+    try:
+        module.load_state_dict(saved["model"])
+        for key, optimizer in optimizers.items():
+            optimizer.load_state_dict(saved[key])
+    except (KeyError, RuntimeError, ValueError) as error:  # another model's (or an older version's) checkpoint
+        reason = str(error).splitlines()[0]
+        raise ValueError(f"checkpoint: {checkpoint} does not hold a {what} state of this "
+                         f"{type(module).__name__} ({reason}); delete it to train afresh") from None
+    return saved
+
+
+def _refuse_if_cache_only(module: nn.Module, finished: bool, checkpoint, loop: str) -> None:
+    if cache_only() and not finished:
+        raise RuntimeError(f"DGM_CACHE_ONLY is set, so {type(module).__name__} may not train, but "
+                           f"{checkpoint or f'this {loop} (no checkpoint)'} holds no finished run: run the "
+                           f"chapter once without DGM_CACHE_ONLY to fill the cache")
+
+
+def _seeded_noise(dev: torch.device, seed: int) -> torch.Generator | None:
+    """The generator of a loop's noise on ``dev`` (None where generators cannot live), seeded by ``seed``."""
+    if dev.type not in ("cpu", "cuda"):
+        return None
+    return torch.Generator(device=dev).manual_seed(_noise_seed(seed, 0))
+
+
 def fit(model: nn.Module, train, val=None, *, epochs: int = 100, batch_size: int = 128, lr: float = 1e-3,
         weight_decay: float = 0.0, patience: int = 10, transform: Callable | None = None, dequantize: bool = False,
         labels_as_context: bool = False, checkpoint: str | os.PathLike | None = None, seed: int = 0,
@@ -112,8 +150,7 @@ def fit(model: nn.Module, train, val=None, *, epochs: int = 100, batch_size: int
     seed = positive_int(seed, "seed", minimum=0)
     if transform is not None and not callable(transform):
         raise TypeError(f"transform must be callable or None, got {type(transform).__name__}")
-    if checkpoint is not None and not isinstance(checkpoint, (str, os.PathLike)):
-        raise TypeError(f"checkpoint must be a str, os.PathLike or None, got {type(checkpoint).__name__}")
+    checkpoint = _checkpoint_path(checkpoint)
     dev = _as_device(device)
     if dequantize:
         _check_dequantizable(x_train, "train")
@@ -138,26 +175,16 @@ def fit(model: nn.Module, train, val=None, *, epochs: int = 100, batch_size: int
 
     optimizer = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
     shuffler = torch.Generator().manual_seed(seed)
-    noise = torch.Generator(device=dev) if dev.type in ("cpu", "cuda") else None
+    noise = _seeded_noise(dev, seed)      # reseeded every epoch below
     history, best_state, best_val, start, done = History(), None, math.inf, 0, False
 
-    if checkpoint is not None and Path(checkpoint).is_file():
-        saved = load_checkpoint(checkpoint)
-        try:
-            model.load_state_dict(saved["model"])
-        except (KeyError, RuntimeError) as error:  # another model's (or an older version's) checkpoint
-            reason = str(error).splitlines()[0]
-            raise ValueError(f"checkpoint: {checkpoint} does not hold a training state of this "
-                             f"{type(model).__name__} ({reason}); delete it to train afresh") from None
-        optimizer.load_state_dict(saved["optimizer"])
+    saved = _resume(checkpoint, model, {"optimizer": optimizer}, "training")
+    if saved is not None:
         shuffler.set_state(saved["shuffler"])
         history = History(**saved["history"])
         best_state, best_val = saved["best_model"], saved["best_val"]
         start, done = saved["epoch"] + 1, history.stopped_early
-    if cache_only() and not (done or start >= epochs):
-        raise RuntimeError(f"DGM_CACHE_ONLY is set, so {type(model).__name__} may not train, but "
-                           f"{checkpoint or 'this fit (no checkpoint)'} holds no finished training: run the "
-                           f"chapter once without DGM_CACHE_ONLY to fill the cache")
+    _refuse_if_cache_only(model, done or start >= epochs, checkpoint, "fit")
 
     def prepared(batch):
         if dequantize:
@@ -243,31 +270,18 @@ def minimize(module: nn.Module, objective: Callable[[torch.Generator | None, int
     if not callable(objective):
         raise TypeError(f"objective must be callable ((generator, step) → a scalar loss), got {type(objective).__name__}")
     steps, lr, seed = positive_int(steps, "steps"), positive_float(lr, "lr"), positive_int(seed, "seed", minimum=0)
-    if checkpoint is not None and not isinstance(checkpoint, (str, os.PathLike)):
-        raise TypeError(f"checkpoint must be a str, os.PathLike or None, got {type(checkpoint).__name__}")
+    checkpoint = _checkpoint_path(checkpoint)
     dev = _as_device(device)
     module.to(dev)
     optimizer = torch.optim.Adam(module.parameters(), lr=lr)
-    noise = torch.Generator(device=dev) if dev.type in ("cpu", "cuda") else None
-    if noise is not None:
-        noise.manual_seed(_noise_seed(seed, 0))
+    noise = _seeded_noise(dev, seed)
     record, start = Steps(), 0
-    if checkpoint is not None and Path(checkpoint).is_file():
-        saved = load_checkpoint(checkpoint)
-        try:
-            module.load_state_dict(saved["model"])
-            optimizer.load_state_dict(saved["optimizer"])
-        except (KeyError, RuntimeError, ValueError) as error:
-            reason = str(error).splitlines()[0]
-            raise ValueError(f"checkpoint: {checkpoint} does not hold a minimize state of this "
-                             f"{type(module).__name__} ({reason}); delete it to train afresh") from None
+    saved = _resume(checkpoint, module, {"optimizer": optimizer}, "minimize")
+    if saved is not None:
         record, start = Steps(**saved["record"]), saved["step"]
         if noise is not None:
             noise.set_state(saved["noise"].to(torch.uint8))
-    if cache_only() and start < steps:
-        raise RuntimeError(f"DGM_CACHE_ONLY is set, so {type(module).__name__} may not train, but "
-                           f"{checkpoint or 'this minimize (no checkpoint)'} holds no finished run: run the "
-                           f"chapter once without DGM_CACHE_ONLY to fill the cache")
+    _refuse_if_cache_only(module, start >= steps, checkpoint, "minimize")
 
     def save(step):
         if checkpoint is not None:
@@ -338,8 +352,7 @@ def fit_adversarial(gan: nn.Module, train, *, steps: int, batch_size: int = 64, 
     discriminator_steps = positive_int(discriminator_steps, "discriminator_steps")
     snapshot_every = positive_int(snapshot_every, "snapshot_every", minimum=0)
     snapshot_size, seed = positive_int(snapshot_size, "snapshot_size"), positive_int(seed, "seed", minimum=0)
-    if checkpoint is not None and not isinstance(checkpoint, (str, os.PathLike)):
-        raise TypeError(f"checkpoint must be a str, os.PathLike or None, got {type(checkpoint).__name__}")
+    checkpoint = _checkpoint_path(checkpoint)
     dev = _as_device(device)
     gan.to(dev)
     x_train = gan.check_input(x_train, "train")
@@ -348,32 +361,19 @@ def fit_adversarial(gan: nn.Module, train, *, steps: int, batch_size: int = 64, 
     optimizer_d = torch.optim.Adam(gan.discriminator_parameters(), lr=lr_discriminator, betas=tuple(betas))
     optimizer_g = torch.optim.Adam(gan.generator_parameters(), lr=lr_generator, betas=tuple(betas))
     shuffler = torch.Generator().manual_seed(seed)
-    noise = torch.Generator(device=dev) if dev.type in ("cpu", "cuda") else None
-    if noise is not None:
-        noise.manual_seed(_noise_seed(seed, 0))
+    noise = _seeded_noise(dev, seed)
     fixed_z = randomness.normal((snapshot_size, gan.latent_dim), generator=torch.Generator().manual_seed(seed),
                                 device=dev)
     fixed_context = (None if gan.context_classes is None
                      else torch.arange(snapshot_size, device=dev) % gan.context_classes)
     history, start = AdversarialHistory(), 0
-    if checkpoint is not None and Path(checkpoint).is_file():
-        saved = load_checkpoint(checkpoint)
-        try:
-            gan.load_state_dict(saved["model"])
-            optimizer_d.load_state_dict(saved["optimizer_d"])
-            optimizer_g.load_state_dict(saved["optimizer_g"])
-        except (KeyError, RuntimeError, ValueError) as error:
-            reason = str(error).splitlines()[0]
-            raise ValueError(f"checkpoint: {checkpoint} does not hold an adversarial training state of this "
-                             f"{type(gan).__name__} ({reason}); delete it to train afresh") from None
+    saved = _resume(checkpoint, gan, {"optimizer_d": optimizer_d, "optimizer_g": optimizer_g}, "fit_adversarial")
+    if saved is not None:
         shuffler.set_state(saved["shuffler"])
         if noise is not None:
             noise.set_state(saved["noise"].to(torch.uint8))
         history, start = AdversarialHistory(**saved["history"]), saved["step"]
-    if cache_only() and start < steps:
-        raise RuntimeError(f"DGM_CACHE_ONLY is set, so {type(gan).__name__} may not train, but "
-                           f"{checkpoint or 'this fit_adversarial (no checkpoint)'} holds no finished run: run the "
-                           f"chapter once without DGM_CACHE_ONLY to fill the cache")
+    _refuse_if_cache_only(gan, start >= steps, checkpoint, "fit_adversarial")
 
     def snapshot(step):
         with evaluation_mode(gan):

@@ -281,3 +281,17 @@ def test_minimize_rejects_bad_input(kwargs, error, message):
     arguments = {"module": module, "objective": objective, "steps": 5, "progress": False, "device": "cpu", **kwargs}
     with pytest.raises(error, match=message):
         minimize(arguments.pop("module"), arguments.pop("objective"), **arguments)
+
+
+def test_each_loop_refuses_another_loops_checkpoint(tmp_path):
+    from course_lib.models import GAN, MLPDiscriminator, MLPGenerator
+    from course_lib.train import fit_adversarial
+
+    module, objective = _reverse_kl_problem()
+    minimize(module, objective, steps=3, progress=False, device="cpu", checkpoint=tmp_path / "minimize.pt")
+    gan = GAN(MLPGenerator(2, 2, 8, 1), MLPDiscriminator(2, 8, 1))
+    with pytest.raises(ValueError, match="minimize.pt does not hold a fit_adversarial state of this GAN"):
+        fit_adversarial(gan, torch.zeros(8, 2), steps=2, progress=False, device="cpu", checkpoint=tmp_path / "minimize.pt")
+    fit_adversarial(gan, torch.zeros(8, 2), steps=2, progress=False, device="cpu", checkpoint=tmp_path / "gan.pt")
+    with pytest.raises(ValueError, match="gan.pt does not hold a minimize state of this ParameterDict"):
+        minimize(module, objective, steps=3, progress=False, device="cpu", checkpoint=tmp_path / "gan.pt")

@@ -31,6 +31,15 @@ class FigureExplorer:
     def draw(self) -> Figure:  # pragma: no cover - each explorer draws its own figure
         raise NotImplementedError
 
+    def _show(self, controls, above=None) -> None:
+        """Redraw whenever one of ``controls`` changes; lay them out (``above``: the box to put above the
+        figure, default one row of the controls) over the Output widget, and draw the first figure."""
+        for control in controls:
+            control.observe(lambda change: self.redraw(), names="value")
+        self.output = widgets.Output()
+        self.widget = widgets.VBox([above if above is not None else widgets.HBox(list(controls)), self.output])
+        self.redraw()
+
     def redraw(self) -> Figure:
         fig = self.draw()
         plt.close(fig)  # shown through the Output widget only, not again by the inline backend
@@ -81,10 +90,7 @@ class KDEBandwidthExplorer(FigureExplorer):
         self.slider = widgets.FloatLogSlider(value=bandwidth, base=10, min=torch.log10(torch.tensor(low)).item(),
                                              max=torch.log10(torch.tensor(high)).item(), step=0.02,
                                              description="bandwidth h", continuous_update=False)
-        self.output = widgets.Output()
-        self.slider.observe(lambda change: self.redraw(), names="value")
-        self.widget = widgets.VBox([self.slider, self.output])
-        self.redraw()
+        self._show([self.slider])
 
     def draw(self) -> Figure:
         return kde_figure(self.samples, self.slider.value, self.xlim, self.true_log_prob, self.held_out)
@@ -178,11 +184,7 @@ class LatentExplorer(FigureExplorer):
         self.labels = labels
         self.sliders = [widgets.FloatSlider(value=0.0, min=-limit, max=limit, step=0.05, description=f"z{i + 1}",
                                             continuous_update=False) for i in range(latent_dim)]
-        for slider in self.sliders:
-            slider.observe(lambda change: self.redraw(), names="value")
-        self.output = widgets.Output()
-        self.widget = widgets.HBox([widgets.VBox(self.sliders), self.output])
-        self.redraw()
+        self._show(self.sliders, above=widgets.VBox(self.sliders))
 
     @property
     def z(self) -> torch.Tensor:
@@ -225,11 +227,7 @@ class InterpolationExplorer(FigureExplorer):
         self.first = widgets.BoundedIntText(value=first, min=0, max=n - 1, description="from image")
         self.second = widgets.BoundedIntText(value=second, min=0, max=n - 1, description="to image")
         self.t = widgets.FloatSlider(value=0.5, min=0.0, max=1.0, step=0.05, description="t", continuous_update=False)
-        for control in (self.first, self.second, self.t):
-            control.observe(lambda change: self.redraw(), names="value")
-        self.output = widgets.Output()
-        self.widget = widgets.VBox([widgets.HBox([self.first, self.second, self.t]), self.output])
-        self.redraw()
+        self._show([self.first, self.second, self.t])
 
     def draw(self) -> Figure:
         with torch.no_grad():
@@ -303,10 +301,7 @@ class FlowLayerExplorer(FigureExplorer):
         self.names, self.limit = names, positive_float(limit, "limit")
         self.slider = widgets.IntSlider(value=0, min=0, max=depth, step=1, description="depth k",
                                         continuous_update=False)
-        self.slider.observe(lambda change: self.redraw(), names="value")
-        self.output = widgets.Output()
-        self.widget = widgets.VBox([self.slider, self.output])
-        self.redraw()
+        self._show([self.slider])
 
     def draw(self) -> Figure:
         return flow_layers_figure(self.forward, self.backward, self.slider.value, self.names, self.limit)
@@ -361,11 +356,7 @@ class CompletionExplorer(FigureExplorer):
         self.index = widgets.BoundedIntText(value=0, min=0, max=len(self.images) - 1, description="test image")
         self.region = widgets.Dropdown(options=list(OCCLUSIONS), value="bottom half", description="hide")
         self.seed = widgets.IntSlider(value=0, min=0, max=20, description="seed", continuous_update=False)
-        for control in (self.index, self.region, self.seed):
-            control.observe(lambda change: self.redraw(), names="value")
-        self.output = widgets.Output()
-        self.widget = widgets.VBox([widgets.HBox([self.index, self.region, self.seed]), self.output])
-        self.redraw()
+        self._show([self.index, self.region, self.seed])
 
     def draw(self) -> Figure:
         return completion_figure(self.model, self.images[self.index.value], self.region.value, self.n, self.seed.value)
