@@ -45,17 +45,35 @@ def moons(n: int, noise: float = 0.05, generator: torch.Generator | None = None)
     return torch.stack([x, y], 1) + noise * _normal(n, generator, 2)
 
 
+def ring_centres(k: int = 8, radius: float = 2.0) -> torch.Tensor:
+    """``k`` points evenly spaced on a circle of ``radius``, the first at angle 0; shape (k, 2)."""
+    k, radius = positive_int(k, "k"), positive_float(radius, "radius")
+    angle = torch.arange(k, dtype=torch.get_default_dtype()) * (2 * math.pi / k)
+    return radius * torch.stack([torch.cos(angle), torch.sin(angle)], 1)
+
+
+def grid_centres(side: int = 5, spacing: float = 2.0) -> torch.Tensor:
+    """A ``side`` × ``side`` grid of points ``spacing`` apart, centred on the origin; shape (side², 2)."""
+    side, spacing = positive_int(side, "side"), positive_float(spacing, "spacing")
+    line = (torch.arange(side, dtype=torch.get_default_dtype()) - (side - 1) / 2) * spacing
+    return torch.cartesian_prod(line, line)
+
+
+def gaussian_mixture(n: int, centres, std: float, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Equally weighted isotropic Gaussians of standard deviation ``std`` at ``centres`` (K, D); shape (n, D).
+    The 2D toys of the GAN literature: ``ring_centres(8, 2.0)`` with std 0.02, ``grid_centres(5, 2.0)``
+    with std 0.05."""
+    n, std = positive_int(n, "n"), positive_float(std, "std")
+    centres = as_float_tensor(centres, "centres", ndim=2)
+    generator_or_none(generator)
+    k = randomness.integers(len(centres), (n,), generator=generator)
+    return centres[k] + std * _normal(n, generator, centres.shape[1])
+
+
 def eight_gaussians(n: int, radius: float = 2.0, std: float = 0.2,
                     generator: torch.Generator | None = None) -> torch.Tensor:
     """Mixture of 8 equally weighted isotropic Gaussians on a circle; shape (n, 2)."""
-    n = positive_int(n, "n")
-    radius = positive_float(radius, "radius")
-    std = positive_float(std, "std")
-    generator_or_none(generator)
-    k = randomness.integers(8, (n,), generator=generator)
-    angle = k * (2 * math.pi / 8)
-    centers = radius * torch.stack([torch.cos(angle), torch.sin(angle)], 1)
-    return centers + std * _normal(n, generator, 2)
+    return gaussian_mixture(n, ring_centres(8, radius), std, generator)
 
 
 def rings(n: int, radii: tuple[float, ...] = (1.0, 2.0, 3.0), std: float = 0.08,

@@ -325,13 +325,16 @@ class AdversarialHistory:
 
 def fit_adversarial(gan: nn.Module, train, *, steps: int, batch_size: int = 64, lr_generator: float = 2e-4,
                     lr_discriminator: float = 2e-4, betas: tuple[float, float] = (0.5, 0.999),
-                    discriminator_steps: int = 1, labels_as_context: bool = False, snapshot_every: int = 0,
+                    discriminator_steps: int = 1, lr_decay: bool = False, labels_as_context: bool = False,
+                    snapshot_every: int = 0,
                     snapshot_size: int = 512, checkpoint: str | os.PathLike | None = None, seed: int = 0,
                     device: torch.device | str | None = None, progress: bool = True) -> AdversarialHistory:
     """Train a ``models.GAN`` by alternating updates: ``discriminator_steps`` Adam steps of D (or a critic) on
     a random minibatch against fresh fakes, then one step of G. Returns the history; leaves eval mode.
 
-    ``lr_generator`` ≠ ``lr_discriminator`` gives two-timescale updates (Heusel et al., 2017).
+    ``lr_generator`` ≠ ``lr_discriminator`` gives two-timescale updates (Heusel et al., 2017). ``lr_decay``:
+    both learning rates fall linearly to zero over ``steps``, which damps the players' oscillation around
+    the equilibrium at the end of training (samples settle instead of circling).
     ``labels_as_context``: a class-conditional GAN, fakes drawn with the labels of the real minibatch.
     ``snapshot_every``: every so many steps (and before the first), the samples of ``snapshot_size`` fixed
     codes are kept, to watch training (mode collapse). Randomness: the minibatches and every z come from
@@ -340,8 +343,9 @@ def fit_adversarial(gan: nn.Module, train, *, steps: int, batch_size: int = 64, 
     """
     if not isinstance(gan, GAN):
         raise TypeError(f"gan must be a course_lib.models.GAN, got {type(gan).__name__}")
-    if not isinstance(labels_as_context, bool):
-        raise TypeError(f"labels_as_context must be a bool, got {type(labels_as_context).__name__}")
+    for name, flag in (("labels_as_context", labels_as_context), ("lr_decay", lr_decay)):
+        if not isinstance(flag, bool):
+            raise TypeError(f"{name} must be a bool, got {type(flag).__name__}")
     x_train, y_train = _examples(train, "train", labels_as_context)
     steps, batch_size = positive_int(steps, "steps"), positive_int(batch_size, "batch_size")
     lr_generator, lr_discriminator = positive_float(lr_generator, "lr_generator"), positive_float(lr_discriminator,
@@ -398,6 +402,10 @@ def fit_adversarial(gan: nn.Module, train, *, steps: int, batch_size: int = 64, 
     bar = progress_bar(range(start, steps), total=steps, initial=start, desc=type(gan).__name__,
                        **({} if progress else {"disable": True}))
     for step in bar:
+        if lr_decay:                                  # a function of the step only, so resuming needs no state
+            for optimizer, lr in ((optimizer_d, lr_discriminator), (optimizer_g, lr_generator)):
+                for group in optimizer.param_groups:
+                    group["lr"] = lr * (1 - step / steps)
         for _ in range(discriminator_steps):
             real, context = minibatch()
             loss_d = gan._discriminator_loss(real, context, noise)
@@ -405,8 +413,8 @@ def fit_adversarial(gan: nn.Module, train, *, steps: int, batch_size: int = 64, 
             loss_d.backward()
             optimizer_d.step()
             gan._after_discriminator_step()
-        _, context = minibatch() if y_train is not None else (None, None)
-        loss_g = gan._generator_loss(batch_size, context, noise)
+        real, context = minibatch()                   # G's step sees real data too when it has an encoder (BiGAN)
+        loss_g = gan._generator_loss(real, context, noise)
         optimizer_g.zero_grad(set_to_none=True)
         loss_g.backward()
         optimizer_g.step()

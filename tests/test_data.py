@@ -25,6 +25,21 @@ def test_eight_gaussians_has_eight_modes_on_the_circle():
     assert len(torch.unique(angles)) == 8
 
 
+def test_mixture_centres_and_samples():
+    ring = data.ring_centres(8, 2.0)
+    assert ring.shape == (8, 2) and torch.allclose(ring.norm(dim=1), torch.full((8,), 2.0))
+    assert torch.allclose(ring[0], torch.tensor([2.0, 0.0])) and torch.allclose(ring[2], torch.tensor([0.0, 2.0]), atol=1e-6)
+    grid = data.grid_centres(5, 2.0)
+    assert grid.shape == (25, 2) and sorted(set(grid[:, 0].tolist())) == [-4.0, -2.0, 0.0, 2.0, 4.0]
+    x = data.gaussian_mixture(20000, grid, 0.05, generator=torch.Generator().manual_seed(0))
+    distance, nearest = torch.cdist(x, grid).min(dim=1)
+    counts = torch.bincount(nearest, minlength=25)
+    assert counts.min() > 600 and counts.max() < 1000                 # equal weights: 800 each
+    assert abs(distance.pow(2).mean().item() / 2 - 0.05 ** 2) < 2e-4     # per-coordinate variance σ²
+    again = data.gaussian_mixture(20000, grid, 0.05, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(x, again)
+
+
 def test_checkerboard_only_fills_black_squares():
     x = data.checkerboard(5000, generator=torch.Generator().manual_seed(0))
     col, row = torch.floor(x[:, 0] + 2), torch.floor(x[:, 1] + 2)
@@ -51,6 +66,10 @@ def test_labelled_blobs_balanced_and_separated():
     (lambda: data.moons(10.0), TypeError, r"n must be an int"),
     (lambda: data.moons(10, noise=-1), ValueError, r"noise must be finite and ≥ 0"),
     (lambda: data.eight_gaussians(10, std=0), ValueError, r"std must be finite and > 0"),
+    (lambda: data.gaussian_mixture(10, torch.zeros(3), 0.1), ValueError, r"centres must have 2 dimensions"),
+    (lambda: data.gaussian_mixture(10, torch.zeros(3, 2), -1.0), ValueError, r"std must be"),
+    (lambda: data.ring_centres(0), ValueError, r"k must be"),
+    (lambda: data.grid_centres(5, spacing=0), ValueError, r"spacing must be"),
     (lambda: data.rings(10, radii=()), ValueError, r"radii must name at least one radius"),
     (lambda: data.parallel_lines(10, theta=float("nan")), ValueError, r"theta must be finite"),
     (lambda: data.parallel_lines(10, theta="1"), TypeError, r"theta must be a number"),

@@ -7,7 +7,9 @@ import pytest
 import torch
 
 from course_lib import data
-from course_lib.models import GAN, DCDiscriminator, DCGenerator, MLPDiscriminator, MLPGenerator
+from course_lib.evaluation import mode_coverage
+from course_lib.models import (GAN, BiGAN, ConvEncoder, DCDiscriminator, DCGenerator, JointDiscriminator,
+                               MLPDiscriminator, MLPGenerator)
 from course_lib.models.gan import discriminator_loss, generator_loss, gradient_penalty
 from course_lib.train import fit_adversarial
 
@@ -108,6 +110,106 @@ def test_conditional_gan_draws_the_asked_classes():
     assert gan.sample(10, context=torch.arange(10)).shape == (10, 1, 8, 8)
     with pytest.raises(ValueError, match="class-conditional"):
         gan.sample(3)
+
+
+def test_learning_rate_decay_is_linear_to_zero_and_resumes_exactly(tmp_path):
+    seen = []
+    straight = _toy_gan()
+    original_step = torch.optim.Adam.step
+
+    def spying_step(self, *args, **kwargs):
+        seen.append(self.param_groups[0]["lr"])
+        return original_step(self, *args, **kwargs)
+
+    torch.optim.Adam.step = spying_step
+    try:
+        fit_adversarial(straight, _ring(), steps=200, batch_size=32, lr_generator=1e-3, lr_discriminator=4e-3,
+                        lr_decay=True, progress=False, device="cpu")
+    finally:
+        torch.optim.Adam.step = original_step
+    discriminator_lrs, generator_lrs = seen[0::2], seen[1::2]
+    assert discriminator_lrs[0] == pytest.approx(4e-3) and generator_lrs[0] == pytest.approx(1e-3)
+    assert generator_lrs[100] == pytest.approx(0.5e-3) and generator_lrs[-1] == pytest.approx(1e-3 / 200)
+    assert all(a > b for a, b in zip(discriminator_lrs, discriminator_lrs[1:]))
+    interrupted, calls = _toy_gan(), []
+    original_loss = interrupted._generator_loss
+
+    def crash_at_step_150(*args):
+        calls.append(1)
+        if len(calls) == 150:
+            raise KeyboardInterrupt
+        return original_loss(*args)
+
+    interrupted._generator_loss = crash_at_step_150
+    options = dict(steps=200, batch_size=32, lr_generator=1e-3, lr_discriminator=4e-3, lr_decay=True, progress=False,
+                   device="cpu", checkpoint=tmp_path / "decay.pt")
+    with pytest.raises(KeyboardInterrupt):
+        fit_adversarial(interrupted, _ring(), **options)
+    resumed = _toy_gan()                            # from the checkpoint of step 100, the schedule continues
+    fit_adversarial(resumed, _ring(), **options)
+    assert all(torch.equal(a, b) for a, b in zip(straight.state_dict().values(), resumed.state_dict().values()))
+    constant = _toy_gan()
+    fit_adversarial(constant, _ring(), **{**options, "lr_decay": False, "checkpoint": None})
+    assert not all(torch.equal(a, b) for a, b in zip(straight.state_dict().values(), constant.state_dict().values()))
+
+
+def _bigan(levels=17):
+    torch.manual_seed(0)
+    return BiGAN(DCGenerator(4, 8, 8), ConvEncoder(4, 8, 8), JointDiscriminator(4, 8, 8, hidden=16), levels=levels)
+
+
+def test_bigan_encoder_learns_with_the_generator_and_shapes():
+    bigan, split = _bigan(), data.load_digits()
+    images = split.train.x[:5]
+    assert bigan.encode(images).shape == (5, 4) and bigan.reconstruct(images).shape == (5, 1, 8, 8)
+    assert set(map(id, bigan.generator_parameters())) == set(map(id, [*bigan.generator.parameters(),
+                                                                       *bigan.encoder.parameters()]))
+    assert not set(map(id, bigan.discriminator_parameters())) & set(map(id, bigan.encoder.parameters()))
+    before = [p.detach().clone() for p in bigan.encoder.parameters()]
+    fit_adversarial(bigan, split.train.x[:256], steps=5, batch_size=32, progress=False, device="cpu")
+    assert all(not torch.equal(a, b) for a, b in zip(before, bigan.encoder.parameters()))
+    reconstruction = bigan.reconstruct(images)
+    assert reconstruction.dtype.is_floating_point and torch.equal(reconstruction, reconstruction.round())
+    assert reconstruction.min() >= 0 and reconstruction.max() <= 16
+
+
+def test_bigan_encoder_plays_the_generator_game_with_swapped_labels():
+    bigan = _bigan()
+    real = bigan.prepare(bigan.check_input(data.load_digits().train.x[:16]), torch.Generator().manual_seed(0))
+    bigan.eval()                                   # no dropout: the two evaluations below see the same D
+    noise = torch.Generator().manual_seed(1)
+    total = bigan._generator_loss(real, None, noise)
+    z = bigan.latent(16, torch.Generator().manual_seed(1))
+    on_fakes = generator_loss(bigan.discriminator(bigan.generator(z), z))
+    on_reals = torch.nn.functional.softplus(bigan.discriminator(real, bigan.encoder(real))).mean()  # −ln(1 − D)
+    assert total.item() == pytest.approx((on_fakes + on_reals).item(), rel=1e-5)
+
+
+def test_mode_coverage_counts_modes_and_quality():
+    centres = data.ring_centres(8, 2.0)
+    exact = mode_coverage(centres.repeat(10, 1), centres, 0.02)
+    assert exact.modes_covered == 8 and exact.high_quality == 1.0 and exact.counts.tolist() == [10] * 8
+    shifted = mode_coverage(centres + torch.tensor([0.061, 0.0]), centres, 0.02)   # just beyond 3σ
+    assert shifted.modes_covered == 0 and shifted.high_quality == 0.0
+    few = torch.cat([centres[:1].repeat(99, 1), centres[1:2]])                    # 1 % exactly: covered
+    assert mode_coverage(few, centres, 0.02).modes_covered == 2
+    assert mode_coverage(few, centres, 0.02, min_share=0.02).modes_covered == 1
+
+
+@pytest.mark.parametrize("call, error, message", [
+    (lambda: mode_coverage(torch.zeros(3, 2), torch.zeros(2, 3), 0.1), ValueError, "centres must have last dimension 2"),
+    (lambda: mode_coverage(torch.zeros(3, 2), torch.zeros(2, 2), -0.1), ValueError, "std must be"),
+    (lambda: mode_coverage(torch.zeros(3, 2), torch.zeros(2, 2), 0.1, min_share=2.0), ValueError, "min_share must be"),
+    (lambda: mode_coverage("samples", torch.zeros(2, 2), 0.1), TypeError, "samples"),
+    (lambda: BiGAN(DCGenerator(4, 8, 4), "E", JointDiscriminator(4, 8, 4)), TypeError, "encoder must be"),
+    (lambda: _bigan().discriminate(torch.zeros(2, 1, 8, 8), torch.zeros(3, 4)), ValueError, "one code per example"),
+    (lambda: ConvEncoder(side=6), ValueError, "side must be divisible by 4"),
+    (lambda: JointDiscriminator(dropout=-0.5), ValueError, "dropout must be"),
+    (lambda: fit_adversarial(_toy_gan(), torch.zeros(4, 2), steps=1, lr_decay=1), TypeError, "lr_decay must be a bool"),
+])
+def test_new_gan_pieces_reject_bad_input(call, error, message):
+    with pytest.raises(error, match=message):
+        call()
 
 
 @pytest.mark.parametrize("call, error, message", [

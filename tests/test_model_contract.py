@@ -32,8 +32,9 @@ from course_lib import data
 from course_lib.data import Dataset
 from course_lib.distributions import standard_normal_log_prob
 from course_lib.evaluation import mean_nll
-from course_lib.models import (FVSBN, GAN, MADE, NADE, PPCA, VAE, CausalConvSequence, DCDiscriminator, DCGenerator,
-                               FactorizedCategorical, Flow, MLPDiscriminator, MLPGenerator,
+from course_lib.models import (FVSBN, GAN, MADE, NADE, PPCA, VAE, BiGAN, CausalConvSequence, ConvEncoder,
+                               DCDiscriminator, DCGenerator, FactorizedCategorical, Flow, JointDiscriminator,
+                               MLPDiscriminator, MLPGenerator,
                                GatedPixelCNN, Gaussian, GaussianKDE, GaussianMixture, HistogramDensity, ImageFlow,
                                PixelCNN, Sampler, VariationalDequantizer, mixtures, realnvp_image_body)
 from course_lib.nn import transforms as T
@@ -236,7 +237,13 @@ def _gan(conditional):
     return make, (lambda n: torch.arange(n) % 3) if conditional else (lambda n: None)
 
 
-SAMPLERS = {"GAN (DCGAN, 3 levels, gradient penalty)": _gan(False), "GAN (conditional MLP, hinge)": _gan(True)}
+def _bigan(seed):
+    torch.manual_seed(seed)
+    return BiGAN(DCGenerator(4, 8, 4), ConvEncoder(4, 8, 4), JointDiscriminator(4, 8, 4, hidden=8), levels=3)
+
+
+SAMPLERS = {"GAN (DCGAN, 3 levels, gradient penalty)": _gan(False), "GAN (conditional MLP, hinge)": _gan(True),
+            "BiGAN (DCGAN, 3 levels)": (_bigan, lambda n: None)}
 
 
 @pytest.mark.parametrize("name", SAMPLERS)
@@ -269,7 +276,7 @@ def test_sampler_stays_on_its_device(name, device):
     with guard:
         outputs = [model.sample(3, context=context(3)), model.sample(3, torch.Generator().manual_seed(0), context=context(3))]
         loss = (model._discriminator_loss(real, model.check_context(context(4), 4), None)
-                + model._generator_loss(4, model.check_context(context(4), 4), None))
+                + model._generator_loss(real, model.check_context(context(4), 4), None))
         loss.backward()
         outputs.append(loss)
     assert guard.operations > 0

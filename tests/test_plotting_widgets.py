@@ -169,6 +169,127 @@ def test_latent_widgets_reject_bad_input():
         widgets.InterpolationExplorer(lambda x: x, _toy_decoder, torch.zeros(3, 1, 4, 4), second=3)
 
 
+class _Recorder:
+    """Wraps a function of tensors and keeps a copy of the arguments of every call."""
+
+    def __init__(self, function):
+        self.function, self.calls = function, []
+
+    def __call__(self, *args):
+        self.calls.append(tuple(a.clone() for a in args))
+        return self.function(*args)
+
+
+def _shown(fig, panel):
+    return np.asarray(fig.axes[panel].images[0].get_array()).copy()
+
+
+def test_seed_interpolation_explorer_follows_t_and_the_seeds():
+    decode = _Recorder(_toy_decoder)
+    explorer = widgets.SeedInterpolationExplorer(decode, latent_dim=2, levels=11, first=3, second=7, seeds=10)
+    z0, z1 = (torch.randn(1, 2, generator=torch.Generator().manual_seed(s))[0] for s in (3, 7))
+    assert torch.equal(explorer.codes, torch.stack([z0, z1]))
+    assert [ax.get_title() for ax in explorer.figure.axes[:3]] == ["seed 3", "t = 0.50", "seed 7"]
+    first, second = _shown(explorer.figure, 0), _shown(explorer.figure, 2)
+    assert np.array_equal(first, _toy_decoder(z0[None])[0, 0].numpy())
+    assert np.array_equal(second, _toy_decoder(z1[None])[0, 0].numpy())
+    for t in (0.5, 0.25, 1.0):
+        explorer.t.value = t
+        expected = _toy_decoder(((1 - t) * z0 + t * z1)[None])[0, 0].numpy()
+        assert np.allclose(_shown(explorer.figure, 1), expected)       # the middle image is decoded at z_t
+        assert torch.allclose(decode.calls[-1][0][2], (1 - t) * z0 + t * z1)
+    assert np.array_equal(_shown(explorer.figure, 1), second)
+    assert not np.array_equal(_shown(explorer.figure, 1), first)
+    explorer.t.value = 0.0
+    assert np.array_equal(_shown(explorer.figure, 1), first)           # t = 0 is the first end, exactly
+    strip = [_shown(explorer.figure, 3 + k) for k in range(8)]
+    assert np.array_equal(strip[0], first) and np.array_equal(strip[-1], second)
+    explorer.second.value = 3                                           # both ends the same seed: a constant path
+    assert all(np.array_equal(_shown(explorer.figure, k), first) for k in range(11))
+
+
+def test_seed_interpolation_explorer_is_deterministic():
+    draw = lambda: widgets.SeedInterpolationExplorer(_toy_decoder, latent_dim=2, first=5, second=9)  # noqa: E731
+    torch.manual_seed(0)
+    a = draw()
+    torch.manual_seed(1)                                                # the global generator plays no part
+    b = draw()
+    assert torch.equal(a.codes, b.codes)
+    assert all(np.array_equal(_shown(a.figure, k), _shown(b.figure, k)) for k in range(11))
+    codes = a.codes.clone()
+    a.first.value = 6
+    a.first.value = 5                                                   # back to the same seed, the same code
+    assert torch.equal(a.codes, codes) and a.codes.shape == (2, 2)
+    assert not torch.equal(a.codes[0], a.codes[1])
+
+
+def _toy_generate(z, labels):
+    """A conditional generator: the class sets the bright pixel's row, the code the brightness and column."""
+    images = _toy_decoder(z)
+    images[torch.arange(len(z)), 0, labels % 4, 0] = 9.0
+    return images
+
+
+def test_class_conditional_explorer_keeps_the_codes_and_changes_the_class():
+    generate = _Recorder(_toy_generate)
+    calls = generate.calls
+    explorer = widgets.ClassConditionalExplorer(generate, classes=4, latent_dim=2, n=5, levels=11,
+                                                class_names=["zero", "one", "two", "three"])
+    z, labels = calls[-1]
+    assert torch.equal(z, torch.randn(5, 2, generator=torch.Generator().manual_seed(0)))
+    assert torch.equal(labels, torch.zeros(5, dtype=torch.long)) and len(explorer.figure.axes) == 5
+    assert "class 0: zero" in explorer.figure.texts[0].get_text()
+    before = [_shown(explorer.figure, k) for k in range(5)]
+    explorer.label.value = 2
+    z_after, labels_after = calls[-1]
+    assert torch.equal(z_after, z) and torch.equal(labels_after, torch.full((5,), 2))   # same style, new class
+    assert "class 2: two" in explorer.figure.texts[0].get_text()
+    for k in range(5):
+        after = _shown(explorer.figure, k)
+        assert np.array_equal(after, _toy_generate(z[k:k + 1], labels_after[:1])[0, 0].numpy())
+        assert not np.array_equal(after, before[k])
+    explorer.seed.value = 4
+    z_new, labels_new = calls[-1]
+    assert torch.equal(z_new, torch.randn(5, 2, generator=torch.Generator().manual_seed(4)))
+    assert torch.equal(z_new, explorer.codes) and torch.equal(labels_new, torch.full((5,), 2))
+    assert "seed 4" in explorer.figure.texts[0].get_text()
+    plain = widgets.ClassConditionalExplorer(_toy_generate, classes=3, latent_dim=2, n=2, label=1, seed=4)
+    assert plain.figure.texts[0].get_text().startswith("class 1 ") and torch.equal(plain.codes, z_new[:2])
+
+
+@pytest.mark.parametrize("call, error, message", [
+    (lambda: widgets.SeedInterpolationExplorer("decoder", 2), TypeError, "decode must be callable, got str"),
+    (lambda: widgets.SeedInterpolationExplorer(_toy_decoder, 0), ValueError, "latent_dim must be ≥ 1, got 0"),
+    (lambda: widgets.SeedInterpolationExplorer(_toy_decoder, 2.0), TypeError, "latent_dim must be an int, got float"),
+    (lambda: widgets.SeedInterpolationExplorer(_toy_decoder, 2, seeds=0), ValueError, "seeds must be ≥ 1, got 0"),
+    (lambda: widgets.SeedInterpolationExplorer(_toy_decoder, 2, first=-1), ValueError,
+     r"first must be a seed in \[0, 999\], got -1"),
+    (lambda: widgets.SeedInterpolationExplorer(_toy_decoder, 2, second=10, seeds=10), ValueError,
+     r"second must be a seed in \[0, 9\], got 10"),
+    (lambda: widgets.SeedInterpolationExplorer(_toy_decoder, 2, levels=1), ValueError, "levels must be ≥ 2, got 1"),
+    (lambda: widgets.SeedInterpolationExplorer(lambda z: torch.zeros(len(z), 4, 4), 2), ValueError,
+     r"decode must return images of shape \(N, 1, H, W\), got \(11, 4, 4\)"),
+    (lambda: widgets.ClassConditionalExplorer("generator", 3, 2), TypeError,
+     "generate must be callable, got str"),
+    (lambda: widgets.ClassConditionalExplorer(_toy_generate, 0, 2), ValueError, "classes must be ≥ 1, got 0"),
+    (lambda: widgets.ClassConditionalExplorer(_toy_generate, 3, 0), ValueError, "latent_dim must be ≥ 1, got 0"),
+    (lambda: widgets.ClassConditionalExplorer(_toy_generate, 3, 2, n=0), ValueError, "n must be ≥ 1, got 0"),
+    (lambda: widgets.ClassConditionalExplorer(_toy_generate, 3, 2, class_names=["a", "b"]), ValueError,
+     "class_names must name each of the 3 classes, got 2"),
+    (lambda: widgets.ClassConditionalExplorer(_toy_generate, 3, 2, label=3), ValueError,
+     r"label must be a class in \[0, 2\], got 3"),
+    (lambda: widgets.ClassConditionalExplorer(_toy_generate, 3, 2, seed=100), ValueError,
+     r"seed must be a seed in \[0, 99\], got 100"),
+    (lambda: widgets.ClassConditionalExplorer(_toy_generate, 3, 2, seed=True), TypeError,
+     "seed must be an int, got bool"),
+    (lambda: widgets.ClassConditionalExplorer(lambda z, y: z, 3, 2), ValueError,
+     r"generate must return images of shape \(N, 1, H, W\), got \(8, 2\)"),
+])
+def test_gan_explorers_reject_bad_input(call, error, message):
+    with pytest.raises(error, match=message):
+        call()
+
+
 def test_occlusion_masks():
     assert widgets.occlusion_mask("bottom half", 8, 8)[0, :4].all() and not widgets.occlusion_mask("bottom half", 8, 8)[0, 4:].any()
     assert widgets.occlusion_mask("centre square", 8, 8).sum() == 64 - 16

@@ -1,6 +1,7 @@
-"""Evaluation: likelihoods (nats per example, bits per dimension) and the course leaderboard."""
+"""Evaluation: likelihoods (nats per example, bits per dimension), mode coverage and the course leaderboard."""
 
 from . import leaderboard
 from .likelihood import bits_per_dim, mean_nll
+from .modes import ModeCoverage, mode_coverage
 
-__all__ = ["bits_per_dim", "leaderboard", "mean_nll"]
+__all__ = ["ModeCoverage", "bits_per_dim", "leaderboard", "mean_nll", "mode_coverage"]

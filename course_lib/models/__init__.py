@@ -6,7 +6,8 @@ from .autoregressive import FVSBN, MADE, NADE, AutoregressiveImageModel, CausalC
 from .base import DensityModel, ImageModel, Sampler, evaluation_mode
 from .factorized import FactorizedCategorical
 from .flows import Flow, ImageFlow, VariationalDequantizer, realnvp_image_body
-from .gan import GAN, DCDiscriminator, DCGenerator, MLPDiscriminator, MLPGenerator
+from .gan import (GAN, BiGAN, ConvEncoder, DCDiscriminator, DCGenerator, JointDiscriminator, MLPDiscriminator,
+                  MLPGenerator)
 from .gaussian import Gaussian
 from .histogram import HistogramDensity
 from .kde import GaussianKDE, select_bandwidth
@@ -14,7 +15,7 @@ from .mixtures import GaussianMixture
 from .ppca import PPCA
 from .vae import VAE
 
-__all__ = ["AutoregressiveImageModel", "CausalConvSequence", "DensityModel", "FVSBN", "FactorizedCategorical", "Flow", "GAN", "DCDiscriminator", "DCGenerator", "MLPDiscriminator", "MLPGenerator",
+__all__ = ["AutoregressiveImageModel", "CausalConvSequence", "DensityModel", "FVSBN", "FactorizedCategorical", "Flow", "GAN", "BiGAN", "ConvEncoder", "JointDiscriminator", "DCDiscriminator", "DCGenerator", "MLPDiscriminator", "MLPGenerator",
            "Gaussian", "GaussianKDE", "GaussianMixture", "GatedPixelCNN", "HistogramDensity", "ImageFlow", "ImageModel",
            "LinearAutoencoder",
            "MADE", "NADE", "PPCA", "PixelCNN", "Sampler", "VAE", "VariationalDequantizer", "evaluation_mode", "mixtures", "ppca",

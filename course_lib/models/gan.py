@@ -262,8 +262,9 @@ class GAN(Sampler):
             loss = loss + self.gradient_penalty * gradient_penalty(self.discriminator, real, fake, generator, context)
         return loss
 
-    def _generator_loss(self, n, context, generator):
-        fake = self.generator(self.latent(n, generator), context)
+    def _generator_loss(self, real, context, generator):
+        """G's loss on as many fresh fakes as ``real`` (a minibatch in D's space; a GAN uses its size only)."""
+        fake = self.generator(self.latent(len(real), generator), context)
         return generator_loss(self.discriminator(fake, context), self.loss_kind)
 
     def _after_discriminator_step(self):
@@ -277,3 +278,100 @@ class GAN(Sampler):
 
     def discriminator_parameters(self):
         return self.discriminator.parameters()
+
+
+class ConvEncoder(nn.Module):
+    """BiGAN's encoder E: image (B, 1, s, s) in [−1, 1] → code (B, latent_dim); two stride-2 convolutions
+    (the DCGAN discriminator's body) and a linear layer."""
+
+    def __init__(self, latent_dim: int = 16, side: int = 8, channels: int = 64):
+        super().__init__()
+        self.latent_dim, self.side = positive_int(latent_dim, "latent_dim"), positive_int(side, "side")
+        if side % 4:
+            raise ValueError(f"side must be divisible by 4, got {side}")
+        c = positive_int(channels, "channels")
+        self.net = nn.Sequential(nn.Conv2d(1, c, 4, stride=2, padding=1), nn.LeakyReLU(0.2),
+                                 nn.Conv2d(c, 2 * c, 4, stride=2, padding=1), nn.BatchNorm2d(2 * c),
+                                 nn.LeakyReLU(0.2), nn.Flatten(), nn.Linear(2 * c * (side // 4) ** 2, latent_dim))
+
+    def forward(self, x):
+        return self.net(x)
+
+
+class JointDiscriminator(nn.Module):
+    """BiGAN's discriminator on pairs: D(x, z) → logits (B,). The image goes through the DCGAN
+    discriminator's convolutions, the code through a linear layer; the two feature vectors are joined and a
+    small MLP (with dropout, as in Donahue et al.) decides."""
+
+    def __init__(self, latent_dim: int = 16, side: int = 8, channels: int = 64, hidden: int = 256,
+                 dropout: float = 0.2):
+        super().__init__()
+        latent_dim, side = positive_int(latent_dim, "latent_dim"), positive_int(side, "side")
+        if side % 4:
+            raise ValueError(f"side must be divisible by 4, got {side}")
+        c, hidden = positive_int(channels, "channels"), positive_int(hidden, "hidden")
+        dropout = positive_float(dropout, "dropout", allow_zero=True)
+        self.image = nn.Sequential(nn.Conv2d(1, c, 4, stride=2, padding=1), nn.LeakyReLU(0.2),
+                                   nn.Conv2d(c, 2 * c, 4, stride=2, padding=1), nn.LeakyReLU(0.2), nn.Flatten())
+        self.code = nn.Sequential(nn.Linear(latent_dim, hidden), nn.LeakyReLU(0.2))
+        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(2 * c * (side // 4) ** 2 + hidden, hidden),
+                                  nn.LeakyReLU(0.2), nn.Dropout(dropout), nn.Linear(hidden, 1))
+
+    def forward(self, x, z):
+        return self.head(torch.cat([self.image(x), self.code(z)], dim=1))[:, 0]
+
+
+class BiGAN(GAN):
+    """Bidirectional GAN / ALI (Donahue et al., 2017; Dumoulin et al., 2017): an encoder E: x → z learnt
+    with the generator. D sees pairs and tells (x, E(x)), x ~ data, from (G(z), z), z ~ N(0, I); G and E
+    together fool it. At the optimum the two joint distributions agree, so E and G invert each other.
+
+    ``encoder(x)`` → (B, latent_dim); ``discriminator(x, z)`` → logits (B,). E plays G's game with the labels
+    swapped: its loss is the generator loss of the negated logits of the real pairs.
+    """
+
+    def __init__(self, generator: nn.Module, encoder: nn.Module, discriminator: nn.Module, *,
+                 loss: str = "non_saturating", levels: int | None = None):
+        super().__init__(generator, discriminator, loss=loss, levels=levels)
+        if not isinstance(encoder, nn.Module):
+            raise TypeError(f"encoder must be a torch.nn.Module, got {type(encoder).__name__}")
+        self.encoder = encoder
+
+    def _data_space(self, x):
+        """Checked data mapped to D's space without noise: level k → the centre of its bin."""
+        x = self.check_input(x)
+        return x if self.levels is None else 2 * (x + 0.5) / self.levels - 1
+
+    def encode(self, x) -> torch.Tensor:
+        """E(x) for data x (integer levels for images), (B, latent_dim)."""
+        return self.encoder(self._data_space(x))
+
+    def reconstruct(self, x) -> torch.Tensor:
+        """G(E(x)) in the data's space (integer levels for images), (B, *shape)."""
+        return self.to_data(self.generator(self.encode(x)))
+
+    def discriminate(self, x, z) -> torch.Tensor:
+        """D's logits (B,) for pairs (x in D's space, z). Differentiable."""
+        x = as_float_tensor(x, "x").to(self.device)
+        if tuple(x.shape[1:]) != self.shape:
+            raise ValueError(f"x must have shape (B, {', '.join(map(str, self.shape))}), got {tuple(x.shape)}")
+        z = as_float_tensor(z, "z", ndim=2, last_dim=self.latent_dim).to(self.device)
+        if len(z) != len(x):
+            raise ValueError(f"z must have one code per example ({len(x)}), got {len(z)}")
+        return self.discriminator(x, z)
+
+    def _discriminator_loss(self, real, context, generator):
+        with torch.no_grad():
+            code = self.encoder(real)
+            z = self.latent(len(real), generator)
+            fake = self.generator(z)
+        return discriminator_loss(self.discriminator(real, code), self.discriminator(fake, z), self.loss_kind)
+
+    def _generator_loss(self, real, context, generator):
+        z = self.latent(len(real), generator)
+        fooled_on_fakes = generator_loss(self.discriminator(self.generator(z), z), self.loss_kind)
+        fooled_on_reals = generator_loss(-self.discriminator(real, self.encoder(real)), self.loss_kind)
+        return fooled_on_fakes + fooled_on_reals
+
+    def generator_parameters(self):
+        return list(self.generator.parameters()) + list(self.encoder.parameters())

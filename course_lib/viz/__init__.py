@@ -1,8 +1,8 @@
 """Figures (functions that return a matplotlib Figure) and interactive explorers (ipywidgets)."""
 
 from . import plotting, widgets
-from .widgets import (CompletionExplorer, EMStepper, FlowLayerExplorer, InterpolationExplorer, KDEBandwidthExplorer,
-                      LatentExplorer)
+from .widgets import (ClassConditionalExplorer, CompletionExplorer, EMStepper, FlowLayerExplorer, InterpolationExplorer,
+                      KDEBandwidthExplorer, LatentExplorer, SeedInterpolationExplorer)
 
-__all__ = ["CompletionExplorer", "EMStepper", "FlowLayerExplorer", "InterpolationExplorer", "KDEBandwidthExplorer", "LatentExplorer",
-           "plotting", "widgets"]
+__all__ = ["ClassConditionalExplorer", "CompletionExplorer", "EMStepper", "FlowLayerExplorer", "InterpolationExplorer",
+           "KDEBandwidthExplorer", "LatentExplorer", "SeedInterpolationExplorer", "plotting", "widgets"]

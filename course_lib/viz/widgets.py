@@ -7,6 +7,7 @@ controls as attributes (``slider``, …) and its last drawing as ``figure``: a t
 
 from __future__ import annotations
 
+import numbers
 from typing import Callable
 
 import ipywidgets as widgets
@@ -158,12 +159,32 @@ class EMStepper(FigureExplorer):
         return em_figure(self.x, self.mixture.snapshots[it], self.mixture.log_likelihood_history, it)
 
 
-def _decoded_image(decode: Callable, z: torch.Tensor) -> torch.Tensor:
+def _decoded_image(decode: Callable, z: torch.Tensor, name: str = "decode") -> torch.Tensor:
     with torch.no_grad():
         image = decode(z)
-    if image.dim() != 4 or image.shape[:2] != (len(z), 1):
-        raise ValueError(f"decode must return images of shape (N, 1, H, W), got {tuple(image.shape)}")
+    if not isinstance(image, torch.Tensor) or image.dim() != 4 or image.shape[:2] != (len(z), 1):
+        shape = tuple(image.shape) if isinstance(image, torch.Tensor) else type(image).__name__
+        raise ValueError(f"{name} must return images of shape (N, 1, H, W), got {shape}")
     return image.cpu()
+
+
+def _index(value, name: str, n: int, what: str = "an index") -> int:
+    """``value`` as an int in [0, n − 1]; bools and floats are refused."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    if not 0 <= value < n:
+        raise ValueError(f"{name} must be {what} in [0, {n - 1}], got {value}")
+    return int(value)
+
+
+def _levels_or_none(levels) -> int | None:
+    return None if levels is None else positive_int(levels, "levels", minimum=2)
+
+
+def seed_code(seed: int, latent_dim: int) -> torch.Tensor:
+    """The latent code (1, latent_dim) of a seed: ``torch.randn`` from a generator seeded with it, so a seed
+    names the same code on every machine and every run."""
+    return torch.randn(1, latent_dim, generator=torch.Generator().manual_seed(seed))
 
 
 class LatentExplorer(FigureExplorer):
@@ -249,6 +270,104 @@ class InterpolationExplorer(FigureExplorer):
             ax = fig.add_subplot(grid[1, col])
             ax.imshow(decoded[1 + col].numpy(), cmap="gray_r", vmin=0, vmax=vmax)
             ax.set_axis_off()
+        return fig
+
+
+class SeedInterpolationExplorer(FigureExplorer):
+    """Pick two seeds; a slider t walks the straight line between their latent codes.
+
+    For a model with no encoder (a GAN generator): the code of seed s is ``seed_code(s, latent_dim)``
+    (1, q), i.e. ``torch.randn`` from ``torch.Generator().manual_seed(s)``. ``decode`` maps codes (N, q),
+    on the CPU, to images (N, 1, H, W) — e.g. the generator wrapped to return integer levels 0 … levels − 1.
+    The figure shows both ends, the decoded point z_t = (1 − t) z₀ + t z₁, and an 8-step strip; every panel
+    comes from one ``decode`` call, so a drawing depends only on the controls.
+    """
+
+    def __init__(self, decode: Callable, latent_dim: int, levels: int | None = None, first: int = 0, second: int = 1,
+                 seeds: int = 1000):
+        if not callable(decode):
+            raise TypeError(f"decode must be callable, got {type(decode).__name__}")
+        self.decode, self.latent_dim = decode, positive_int(latent_dim, "latent_dim")
+        self.levels, seeds = _levels_or_none(levels), positive_int(seeds, "seeds")
+        first, second = _index(first, "first", seeds, "a seed"), _index(second, "second", seeds, "a seed")
+        self.first = widgets.BoundedIntText(value=first, min=0, max=seeds - 1, description="from seed")
+        self.second = widgets.BoundedIntText(value=second, min=0, max=seeds - 1, description="to seed")
+        self.t = widgets.FloatSlider(value=0.5, min=0.0, max=1.0, step=0.05, description="t", continuous_update=False)
+        self._show([self.first, self.second, self.t])
+
+    @property
+    def codes(self) -> torch.Tensor:
+        """The two end codes (2, q): those of the ``first`` and ``second`` seeds."""
+        return torch.cat([seed_code(self.first.value, self.latent_dim), seed_code(self.second.value, self.latent_dim)])
+
+    def draw(self) -> Figure:
+        ends = self.codes
+        steps = torch.cat([torch.tensor([self.t.value]), torch.linspace(0, 1, 8)]).to(ends)
+        path = (1 - steps[:, None]) * ends[0] + steps[:, None] * ends[1]
+        decoded = _decoded_image(self.decode, torch.cat([ends, path]))[:, 0]   # ends, z_t, then the strip
+        vmax = (self.levels - 1) if self.levels else None
+        fig = plt.figure(figsize=(9, 3.6))
+        grid = fig.add_gridspec(2, 8)
+        for col, (image, title) in enumerate(((decoded[0], f"seed {self.first.value}"),
+                                              (decoded[2], f"t = {self.t.value:.2f}"),
+                                              (decoded[1], f"seed {self.second.value}"))):
+            ax = fig.add_subplot(grid[0, 2 * col + 1: 2 * col + 3])
+            ax.imshow(image.numpy(), cmap="gray_r", vmin=0, vmax=vmax)
+            ax.set_title(title, fontsize=9)
+            ax.set_axis_off()
+        for col in range(8):
+            ax = fig.add_subplot(grid[1, col])
+            ax.imshow(decoded[3 + col].numpy(), cmap="gray_r", vmin=0, vmax=vmax)
+            ax.set_axis_off()
+        return fig
+
+
+class ClassConditionalExplorer(FigureExplorer):
+    """A class-conditional generator: a slider picks the class, another the seed of the n latent codes.
+
+    ``generate(z, labels)`` maps codes (N, q) and integer labels (N,), both on the CPU, to images (N, 1, H, W).
+    The codes (n, q) are ``torch.randn`` from ``torch.Generator().manual_seed(seed)`` and do not depend on
+    the class: moving the class slider keeps each column's style and changes what it shows.
+    ``class_names``: optional name of each class for the title.
+    """
+
+    def __init__(self, generate: Callable, classes: int, latent_dim: int, n: int = 8, levels: int | None = None,
+                 class_names=None, label: int = 0, seed: int = 0):
+        if not callable(generate):
+            raise TypeError(f"generate must be callable, got {type(generate).__name__}")
+        self.generate, classes = generate, positive_int(classes, "classes")
+        self.latent_dim, self.n = positive_int(latent_dim, "latent_dim"), positive_int(n, "n")
+        self.levels = _levels_or_none(levels)
+        if class_names is not None and len(class_names) != classes:
+            raise ValueError(f"class_names must name each of the {classes} classes, got {len(class_names)}")
+        self.class_names = None if class_names is None else list(class_names)
+        label, seed = _index(label, "label", classes, "a class"), _index(seed, "seed", 100, "a seed")
+        self.label = widgets.IntSlider(value=label, min=0, max=classes - 1, description="class",
+                                       continuous_update=False)
+        self.seed = widgets.IntSlider(value=seed, min=0, max=99, description="seed", continuous_update=False)
+        self._show([self.label, self.seed])
+
+    @property
+    def codes(self) -> torch.Tensor:
+        """The n latent codes (n, q) of the current seed, the same for every class."""
+        return torch.randn(self.n, self.latent_dim, generator=torch.Generator().manual_seed(self.seed.value))
+
+    @property
+    def labels(self) -> torch.Tensor:
+        """The current class, repeated: int64 (n,)."""
+        return torch.full((self.n,), self.label.value, dtype=torch.long)
+
+    def draw(self) -> Figure:
+        labels = self.labels
+        images = _decoded_image(lambda z: self.generate(z, labels), self.codes, "generate")[:, 0]
+        vmax = (self.levels - 1) if self.levels else None
+        c = self.label.value
+        name = f"class {c}" if self.class_names is None else f"class {c}: {self.class_names[c]}"
+        fig, axes = plt.subplots(1, self.n, figsize=(1.2 * self.n, 1.7), squeeze=False)
+        for ax, image in zip(axes[0], images):
+            ax.imshow(image.numpy(), cmap="gray_r", vmin=0, vmax=vmax)
+            ax.set_axis_off()
+        fig.suptitle(f"{name} — {self.n} samples, seed {self.seed.value}", fontsize=10)
         return fig
 
 
