@@ -52,4 +52,29 @@ def run_checks(chapter: Path, number: int, implementation: str | None = None) ->
         exec(compile(check, f"{chapter.name}:exercise {number} check {i}", "exec"), namespace)
 
 
-__all__ = ["ExerciseFailed", "exercise_cells", "run_checks"]
+__all__ = ["ExerciseFailed", "exercise_cells", "exercise_tests", "run_checks"]
+
+
+def exercise_tests(chapter: Path, wrong: dict[int, dict[str, str]], stubs: dict[int, str]):
+    """The three tests every chapter's exercises get, for a test module to bind at top level:
+    the solution passes its checks; every answer in ``wrong`` ({exercise: {mistake: source}}) fails them;
+    the stub of each function in ``stubs`` ({exercise: function name}) fails them."""
+    import pytest
+
+    @pytest.mark.parametrize("number", sorted(wrong))
+    def test_the_solution_passes_its_checks(number, capsys):
+        run_checks(chapter, number)
+        assert f"✔ Exercise {number} —" in capsys.readouterr().out
+
+    @pytest.mark.parametrize("number, mistake", [(n, m) for n, answers in wrong.items() for m in answers])
+    def test_a_wrong_answer_fails_its_check(number, mistake):
+        with pytest.raises(ExerciseFailed, match=f"Exercise {number}"):
+            run_checks(chapter, number, wrong[number][mistake])
+
+    @pytest.mark.parametrize("number", sorted(stubs))
+    def test_the_stub_fails_its_check(number):
+        stub = f"def {stubs[number]}(*args):\n    raise NotImplementedError('Exercise {number}: write your solution here')\n"
+        with pytest.raises(ExerciseFailed, match="not written yet"):
+            run_checks(chapter, number, stub)
+
+    return test_the_solution_passes_its_checks, test_a_wrong_answer_fails_its_check, test_the_stub_fails_its_check

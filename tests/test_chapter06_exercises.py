@@ -2,9 +2,7 @@
 
 from pathlib import Path
 
-import pytest
-
-from exercise_harness import ExerciseFailed, run_checks
+from exercise_harness import exercise_tests
 
 CHAPTER = Path(__file__).resolve().parents[1] / "chapters" / "06_gans.py"
 
@@ -137,20 +135,5 @@ def power_iteration(W, u, iterations=1):
 STUBS = {1: "optimal_discriminator", 2: "non_saturating_generator_loss", 3: "mode_coverage", 4: "power_iteration"}
 
 
-@pytest.mark.parametrize("number", sorted(WRONG))
-def test_the_solution_passes_its_checks(number, capsys):
-    run_checks(CHAPTER, number)
-    assert f"✔ Exercise {number} —" in capsys.readouterr().out
-
-
-@pytest.mark.parametrize("number, mistake", [(n, m) for n, answers in WRONG.items() for m in answers])
-def test_a_wrong_answer_fails_its_check(number, mistake):
-    with pytest.raises(ExerciseFailed, match=f"Exercise {number}"):
-        run_checks(CHAPTER, number, WRONG[number][mistake])
-
-
-@pytest.mark.parametrize("number", sorted(STUBS))
-def test_the_stub_fails_its_check(number):
-    stub = f"def {STUBS[number]}(*args):\n    raise NotImplementedError('Exercise {number}: write your solution here')\n"
-    with pytest.raises(ExerciseFailed, match="not written yet"):
-        run_checks(CHAPTER, number, stub)
+test_the_solution_passes_its_checks, test_a_wrong_answer_fails_its_check, test_the_stub_fails_its_check = \
+    exercise_tests(CHAPTER, WRONG, STUBS)

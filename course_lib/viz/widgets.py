@@ -256,21 +256,25 @@ class InterpolationExplorer(FigureExplorer):
         steps = torch.cat([torch.tensor([self.t.value]), torch.linspace(0, 1, 8)]).to(ends)
         codes = (1 - steps[:, None]) * ends[0] + steps[:, None] * ends[1]
         decoded = _decoded_image(self.decode, codes)[:, 0]
-        vmax = (self.levels - 1) if self.levels else None
-        fig = plt.figure(figsize=(9, 3.6))
-        grid = fig.add_gridspec(2, 8)
-        for col, (image, title) in enumerate(((self.images[self.first.value, 0], "from"),
-                                              (decoded[0], f"t = {self.t.value:.2f}"),
-                                              (self.images[self.second.value, 0], "to"))):
-            ax = fig.add_subplot(grid[0, 2 * col + 1: 2 * col + 3])
-            ax.imshow(image.cpu().numpy(), cmap="gray_r", vmin=0, vmax=vmax)
-            ax.set_title(title, fontsize=9)
-            ax.set_axis_off()
-        for col in range(8):
-            ax = fig.add_subplot(grid[1, col])
-            ax.imshow(decoded[1 + col].numpy(), cmap="gray_r", vmin=0, vmax=vmax)
-            ax.set_axis_off()
-        return fig
+        return _path_figure(((self.images[self.first.value, 0], "from"), (decoded[0], f"t = {self.t.value:.2f}"),
+                             (self.images[self.second.value, 0], "to")), decoded[1:], self.levels)
+
+
+def _path_figure(panels, strip, levels: int | None) -> Figure:
+    """Three large (image (H, W), title) panels — both ends and the current point — over a strip of images."""
+    vmax = (levels - 1) if levels else None
+    fig = plt.figure(figsize=(9, 3.6))
+    grid = fig.add_gridspec(2, len(strip))
+    for col, (image, title) in enumerate(panels):
+        ax = fig.add_subplot(grid[0, 2 * col + 1: 2 * col + 3])
+        ax.imshow(image.cpu().numpy(), cmap="gray_r", vmin=0, vmax=vmax)
+        ax.set_title(title, fontsize=9)
+        ax.set_axis_off()
+    for col, image in enumerate(strip):
+        ax = fig.add_subplot(grid[1, col])
+        ax.imshow(image.cpu().numpy(), cmap="gray_r", vmin=0, vmax=vmax)
+        ax.set_axis_off()
+    return fig
 
 
 class SeedInterpolationExplorer(FigureExplorer):
@@ -305,21 +309,8 @@ class SeedInterpolationExplorer(FigureExplorer):
         steps = torch.cat([torch.tensor([self.t.value]), torch.linspace(0, 1, 8)]).to(ends)
         path = (1 - steps[:, None]) * ends[0] + steps[:, None] * ends[1]
         decoded = _decoded_image(self.decode, torch.cat([ends, path]))[:, 0]   # ends, z_t, then the strip
-        vmax = (self.levels - 1) if self.levels else None
-        fig = plt.figure(figsize=(9, 3.6))
-        grid = fig.add_gridspec(2, 8)
-        for col, (image, title) in enumerate(((decoded[0], f"seed {self.first.value}"),
-                                              (decoded[2], f"t = {self.t.value:.2f}"),
-                                              (decoded[1], f"seed {self.second.value}"))):
-            ax = fig.add_subplot(grid[0, 2 * col + 1: 2 * col + 3])
-            ax.imshow(image.numpy(), cmap="gray_r", vmin=0, vmax=vmax)
-            ax.set_title(title, fontsize=9)
-            ax.set_axis_off()
-        for col in range(8):
-            ax = fig.add_subplot(grid[1, col])
-            ax.imshow(decoded[3 + col].numpy(), cmap="gray_r", vmin=0, vmax=vmax)
-            ax.set_axis_off()
-        return fig
+        return _path_figure(((decoded[0], f"seed {self.first.value}"), (decoded[2], f"t = {self.t.value:.2f}"),
+                             (decoded[1], f"seed {self.second.value}")), decoded[3:], self.levels)
 
 
 class ClassConditionalExplorer(FigureExplorer):
