@@ -55,9 +55,8 @@ from sklearn.linear_model import LogisticRegression
 from course_lib import data
 from course_lib.evaluation import mode_coverage as reference_mode_coverage
 from course_lib.models import (GAN, BiGAN, ConvEncoder, DCDiscriminator, DCGenerator, JointDiscriminator,
-                               MLPDiscriminator, MLPGenerator)
-from course_lib.models.gan import discriminator_loss, generator_loss
-from course_lib.nn.spectral import power_iteration as reference_power_iteration
+                               MLPDiscriminator, MLPGenerator, discriminator_loss, generator_loss)
+from course_lib.nn import spectral
 from course_lib.runtime import cache_dir, device, seed_everything
 from course_lib.teaching import exercises
 from course_lib.train import fit_adversarial, minimize
@@ -154,7 +153,8 @@ minimize(discriminator_1d, discriminator_objective, steps=3000, lr=1e-3, progres
 grid_1d = torch.linspace(-4, 4, 801)
 with torch.no_grad():
     d_trained = torch.sigmoid(discriminator_1d(grid_1d[:, None]))
-d_star = optimal_discriminator(p_data_1d.log_prob(grid_1d), p_model_1d.log_prob(grid_1d))
+density_data_1d, density_model_1d = p_data_1d.log_prob(grid_1d).exp(), p_model_1d.log_prob(grid_1d).exp()
+d_star = density_data_1d / (density_data_1d + density_model_1d)   # moderate densities here: the plain formula
 
 fig, ax = plt.subplots(figsize=(7, 3))
 ax.plot(grid_1d, p_data_1d.log_prob(grid_1d).exp(), "k", lw=1, label="$p_{data}$")
@@ -186,9 +186,9 @@ x_quad = torch.linspace(-12, 12, 48001, dtype=torch.float64)
 log_p_quad = p_data_1d.log_prob(x_quad.float()).double()
 log_q_quad = p_model_1d.log_prob(x_quad.float()).double()
 p_quad, q_quad = log_p_quad.exp(), log_q_quad.exp()
-d_star_quad = optimal_discriminator(log_p_quad, log_q_quad)
-value_at_optimum = torch.trapezoid(p_quad * torch.log(d_star_quad) + q_quad * torch.log1p(-d_star_quad), x_quad).item()
 log_m = torch.logaddexp(log_p_quad, log_q_quad) - math.log(2)
+log_d_star, log_one_minus_d_star = log_p_quad - log_m - math.log(2), log_q_quad - log_m - math.log(2)  # ln D*, ln(1 − D*)
+value_at_optimum = torch.trapezoid(p_quad * log_d_star + q_quad * log_one_minus_d_star, x_quad).item()
 js = 0.5 * torch.trapezoid(p_quad * (log_p_quad - log_m), x_quad).item() \
     + 0.5 * torch.trapezoid(q_quad * (log_q_quad - log_m), x_quad).item()
 with torch.no_grad():
@@ -679,7 +679,7 @@ sigma_student, _ = exercises.call(4, power_iteration, W_check, u_check, 200)
 exercises.expect_close("converges to the largest singular value (torch.linalg.matrix_norm, ord=2)", sigma_student,
                        torch.linalg.matrix_norm(W_check, ord=2), exercise=4, rtol=1e-6)
 for steps_check in (1, 3):
-    sigma_ref, u_ref, _ = reference_power_iteration(W_check, u_check, steps_check)
+    sigma_ref, u_ref, _ = spectral.power_iteration(W_check, u_check, steps_check)
     sigma_s, u_s = exercises.call(4, power_iteration, W_check, u_check, steps_check)
     exercises.expect_close(f"{steps_check} step(s) from the same u match Algorithm 1 (σ and u)",
                            torch.cat([sigma_s.reshape(1), u_s]), torch.cat([sigma_ref.reshape(1), u_ref]), exercise=4,
@@ -712,9 +712,9 @@ def lipschitz_report(discriminator_net, points):
 
 sn_record, sn_discriminator, sn_probe = strong_discriminator_gradients(spectral=True)
 lipschitz = {False: lipschitz_report(plain_discriminator, plain_probe), True: lipschitz_report(sn_discriminator, sn_probe)}
-for spectral in (False, True):
-    print(f"spectral norm {'on ' if spectral else 'off'}: product of layer norms {lipschitz[spectral][0]:10.2f}, "
-          f"largest ‖∇x logit‖ {lipschitz[spectral][1]:8.2f}")
+for normalised in (False, True):
+    print(f"spectral norm {'on ' if normalised else 'off'}: product of layer norms {lipschitz[normalised][0]:10.2f}, "
+          f"largest ‖∇x logit‖ {lipschitz[normalised][1]:8.2f}")
 print(f"generator gradient norms after 600 D steps with spectral norm: minimax {sn_record['minimax'][-1]:.2e}, "
       f"non-saturating {sn_record['non_saturating'][-1]:.2e}; mean D(G(z)) = {sn_record['D(G(z))'][-1]:.2f} "
       f"(without: minimax {plain_record['minimax'][-1]:.1e})")

@@ -16,6 +16,7 @@ import torch
 from IPython.display import clear_output, display
 from matplotlib.figure import Figure
 
+from .. import randomness
 from ..models.kde import GaussianKDE
 from ..models.mixtures import GaussianMixture, e_step
 from ..nn.transforms import Composite
@@ -184,7 +185,7 @@ def _levels_or_none(levels) -> int | None:
 def seed_code(seed: int, latent_dim: int) -> torch.Tensor:
     """The latent code (1, latent_dim) of a seed: ``torch.randn`` from a generator seeded with it, so a seed
     names the same code on every machine and every run."""
-    return torch.randn(1, latent_dim, generator=torch.Generator().manual_seed(seed))
+    return randomness.normal((1, latent_dim), generator=torch.Generator().manual_seed(seed))
 
 
 class LatentExplorer(FigureExplorer):
@@ -341,7 +342,7 @@ class ClassConditionalExplorer(FigureExplorer):
     @property
     def codes(self) -> torch.Tensor:
         """The n latent codes (n, q) of the current seed, the same for every class."""
-        return torch.randn(self.n, self.latent_dim, generator=torch.Generator().manual_seed(self.seed.value))
+        return randomness.normal((self.n, self.latent_dim), generator=torch.Generator().manual_seed(self.seed.value))
 
     @property
     def labels(self) -> torch.Tensor:
