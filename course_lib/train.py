@@ -116,6 +116,13 @@ def _seeded_noise(dev: torch.device, seed: int) -> torch.Generator | None:
     return torch.Generator(device=dev).manual_seed(_noise_seed(seed, 0))
 
 
+def _descend(optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> None:
+    """One gradient step of ``optimizer`` on ``loss`` (gradients cleared first)."""
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+
+
 def fit(model: nn.Module, train, val=None, *, epochs: int = 100, batch_size: int = 128, lr: float = 1e-3,
         weight_decay: float = 0.0, patience: int = 10, transform: Callable | None = None, dequantize: bool = False,
         labels_as_context: bool = False, checkpoint: str | os.PathLike | None = None, seed: int = 0,
@@ -214,9 +221,7 @@ def fit(model: nn.Module, train, val=None, *, epochs: int = 100, batch_size: int
                 loss = loss_of(prepared(batch), context, noise)
                 if not torch.isfinite(loss):  # stop at once: a step on a non-finite loss turns the weights to NaN
                     raise FloatingPointError(f"loss became {loss.item()} in epoch {epoch}; try a smaller lr")
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
+                _descend(optimizer, loss)
                 total += loss.detach().double() * len(batch)
         history.train_loss.append(total.item() / len(x_train))
         if x_val is not None:
@@ -300,9 +305,7 @@ def minimize(module: nn.Module, objective: Callable[[torch.Generator | None, int
                             + (f" of shape {tuple(loss.shape)}" if isinstance(loss, torch.Tensor) else ""))
         if not torch.isfinite(loss):
             raise FloatingPointError(f"loss became {loss.item()} at step {step}; try a smaller lr")
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        _descend(optimizer, loss)
         record.loss.append(loss.item())
         record.seconds = time.perf_counter() - started
         if (step + 1) % 100 == 0 or step + 1 == steps:
@@ -409,15 +412,11 @@ def fit_adversarial(gan: nn.Module, train, *, steps: int, batch_size: int = 64, 
         for _ in range(discriminator_steps):
             real, context = minibatch()
             loss_d = gan._discriminator_loss(real, context, noise)
-            optimizer_d.zero_grad(set_to_none=True)
-            loss_d.backward()
-            optimizer_d.step()
+            _descend(optimizer_d, loss_d)
             gan._after_discriminator_step()
         real, context = minibatch()                   # G's step sees real data too when it has an encoder (BiGAN)
         loss_g = gan._generator_loss(real, context, noise)
-        optimizer_g.zero_grad(set_to_none=True)
-        loss_g.backward()
-        optimizer_g.step()
+        _descend(optimizer_g, loss_g)
         if not (torch.isfinite(loss_d) and torch.isfinite(loss_g)):
             raise FloatingPointError(f"losses became {loss_d.item()} (D), {loss_g.item()} (G) at step {step}; "
                                      "try a smaller learning rate")
