@@ -114,6 +114,16 @@ def spirals(n: int, noise: float = 0.05, generator: torch.Generator | None = Non
     return points + noise * _normal(n, generator, 2)
 
 
+def swiss_roll(n: int, noise: float = 0.05, generator: torch.Generator | None = None) -> torch.Tensor:
+    """The 2D Swiss roll of the WGAN-GP toys: t ~ U[1.5π, 4.5π], x = t (cos t, sin t) / 5 plus Gaussian noise of
+    std ``noise``; shape (n, 2), within about [−2.8, 2.8]². A one-dimensional manifold spiralling outwards."""
+    n = positive_int(n, "n")
+    noise = positive_float(noise, "noise", allow_zero=True)
+    generator_or_none(generator)
+    t = 1.5 * math.pi * (1 + 2 * _uniform(n, generator))
+    return torch.stack([t * torch.cos(t), t * torch.sin(t)], 1) / 5 + noise * _normal(n, generator, 2)
+
+
 def parallel_lines(n: int, theta: float, generator: torch.Generator | None = None) -> torch.Tensor:
     """Samples of P_θ: x = θ, y ~ U[0, 1] — a vertical segment at horizontal position θ; shape (n, 2).
 

@@ -259,13 +259,15 @@ class Steps:
 
 def minimize(module: nn.Module, objective: Callable[[torch.Generator | None, int], torch.Tensor], *, steps: int,
              lr: float = 1e-3, checkpoint: str | os.PathLike | None = None, seed: int = 0,
-             device: torch.device | str | None = None, progress: bool = True) -> Steps:
+             device: torch.device | str | None = None, progress: bool = True,
+             after_step: Callable[[], None] | None = None) -> Steps:
     """Minimise a stochastic objective that needs no data set, with Adam: ``steps`` steps on the parameters of
     ``module``, e.g. a flow fitted to an unnormalised target by reverse KL, E_q[log q(z) + U(z)].
 
     objective(generator, step) → a scalar tensor: it must draw its noise from ``generator`` (on the module's
     device, seeded by ``seed``), so a run is reproducible and resumes exactly; ``step`` (0 … steps − 1) lets it
-    anneal a weight. ``checkpoint``: written every
+    anneal a weight. ``after_step()``, if given, runs after every Adam step (e.g. WGAN's weight clipping, a
+    projection back onto the constraint set). ``checkpoint``: written every
     100 steps and at the end; an existing one resumes (a finished one returns at once). With
     ``$DGM_CACHE_ONLY`` set, a missing or unfinished checkpoint raises instead of training. Leaves ``module``
     in eval mode and returns the per-step losses.
@@ -274,6 +276,8 @@ def minimize(module: nn.Module, objective: Callable[[torch.Generator | None, int
         raise TypeError(f"module must be a torch.nn.Module, got {type(module).__name__}")
     if not callable(objective):
         raise TypeError(f"objective must be callable ((generator, step) → a scalar loss), got {type(objective).__name__}")
+    if after_step is not None and not callable(after_step):
+        raise TypeError(f"after_step must be callable (no arguments) or None, got {type(after_step).__name__}")
     steps, lr, seed = positive_int(steps, "steps"), positive_float(lr, "lr"), positive_int(seed, "seed", minimum=0)
     checkpoint = _checkpoint_path(checkpoint)
     dev = _as_device(device)
@@ -306,6 +310,8 @@ def minimize(module: nn.Module, objective: Callable[[torch.Generator | None, int
         if not torch.isfinite(loss):
             raise FloatingPointError(f"loss became {loss.item()} at step {step}; try a smaller lr")
         _descend(optimizer, loss)
+        if after_step is not None:
+            after_step()
         record.loss.append(loss.item())
         record.seconds = time.perf_counter() - started
         if (step + 1) % 100 == 0 or step + 1 == steps:
@@ -318,9 +324,12 @@ def minimize(module: nn.Module, objective: Callable[[torch.Generator | None, int
 @dataclass
 class AdversarialHistory:
     """Per-step losses of both players, snapshots of samples from fixed codes (``snapshot_steps``: after how
-    many steps each was taken; 0 is before training) and the wall time in s."""
+    many steps each was taken; 0 is before training) and the wall time in s. ``discriminator_loss`` is the
+    game's term of D's last step (for a WGAN, minus the critic's estimate of W₁ on that minibatch);
+    ``penalty`` the gradient penalty added to it (0 without one)."""
     discriminator_loss: list[float] = field(default_factory=list)
     generator_loss: list[float] = field(default_factory=list)
+    penalty: list[float] = field(default_factory=list)
     snapshot_steps: list[int] = field(default_factory=list)
     snapshots: list[torch.Tensor] = field(default_factory=list)
     seconds: float = 0.0
@@ -411,8 +420,8 @@ def fit_adversarial(gan: nn.Module, train, *, steps: int, batch_size: int = 64, 
                     group["lr"] = lr * (1 - step / steps)
         for _ in range(discriminator_steps):
             real, context = minibatch()
-            loss_d = gan._discriminator_loss(real, context, noise)
-            _descend(optimizer_d, loss_d)
+            loss_d, penalty = gan._discriminator_terms(real, context, noise)
+            _descend(optimizer_d, loss_d + penalty)
             gan._after_discriminator_step()
         real, context = minibatch()                   # G's step sees real data too when it has an encoder (BiGAN)
         loss_g = gan._generator_loss(real, context, noise)
@@ -421,6 +430,7 @@ def fit_adversarial(gan: nn.Module, train, *, steps: int, batch_size: int = 64, 
             raise FloatingPointError(f"losses became {loss_d.item()} (D), {loss_g.item()} (G) at step {step}; "
                                      "try a smaller learning rate")
         history.discriminator_loss.append(loss_d.item())
+        history.penalty.append(penalty.item())
         history.generator_loss.append(loss_g.item())
         if snapshot_every and (step + 1) % snapshot_every == 0:
             snapshot(step + 1)

@@ -34,7 +34,7 @@ from course_lib.distributions import standard_normal_log_prob
 from course_lib.evaluation import mean_nll
 from course_lib.models import (FVSBN, GAN, MADE, NADE, PPCA, VAE, BiGAN, CausalConvSequence, ConvEncoder,
                                DCDiscriminator, DCGenerator, FactorizedCategorical, Flow, JointDiscriminator,
-                               MLPDiscriminator, MLPGenerator,
+                               MLPDiscriminator, MLPGenerator, SegmentGenerator,
                                GatedPixelCNN, Gaussian, GaussianKDE, GaussianMixture, HistogramDensity, ImageFlow,
                                PixelCNN, Sampler, VariationalDequantizer, mixtures, realnvp_image_body)
 from course_lib.nn import transforms as T
@@ -242,8 +242,14 @@ def _bigan(seed):
     return BiGAN(DCGenerator(4, 8, 4), ConvEncoder(4, 8, 4), JointDiscriminator(4, 8, 4, hidden=8), levels=3)
 
 
+def _segment_wgan(seed):
+    torch.manual_seed(seed)
+    return GAN(SegmentGenerator(theta=torch.rand(()).item()), MLPDiscriminator(2, 8, 2), loss="wasserstein", clip=0.01)
+
+
 SAMPLERS = {"GAN (DCGAN, 3 levels, gradient penalty)": _gan(False), "GAN (conditional MLP, hinge)": _gan(True),
-            "BiGAN (DCGAN, 3 levels)": (_bigan, lambda n: None)}
+            "BiGAN (DCGAN, 3 levels)": (_bigan, lambda n: None),
+            "WGAN (segment generator, clipping)": (_segment_wgan, lambda n: None)}
 
 
 @pytest.mark.parametrize("name", SAMPLERS)

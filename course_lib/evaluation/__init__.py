@@ -1,7 +1,8 @@
-"""Evaluation: likelihoods (nats per example, bits per dimension), mode coverage and the course leaderboard."""
+"""Evaluation: divergences between distributions (closed forms and estimates from samples), likelihoods
+(nats per example, bits per dimension), mode coverage and the course leaderboard."""
 
-from . import leaderboard
+from . import divergences, leaderboard
 from .likelihood import bits_per_dim, mean_nll
 from .modes import ModeCoverage, mode_coverage
 
-__all__ = ["ModeCoverage", "bits_per_dim", "leaderboard", "mean_nll", "mode_coverage"]
+__all__ = ["ModeCoverage", "bits_per_dim", "divergences", "leaderboard", "mean_nll", "mode_coverage"]

@@ -7,7 +7,7 @@ from .base import DensityModel, ImageModel, Sampler, evaluation_mode
 from .factorized import FactorizedCategorical
 from .flows import Flow, ImageFlow, VariationalDequantizer, realnvp_image_body
 from .gan import (GAN, BiGAN, ConvEncoder, DCDiscriminator, DCGenerator, JointDiscriminator, MLPDiscriminator,
-                  MLPGenerator, discriminator_loss, generator_loss)
+                  MLPGenerator, SegmentGenerator, discriminator_loss, generator_loss, gradient_penalty)
 from .gaussian import Gaussian
 from .histogram import HistogramDensity
 from .kde import GaussianKDE, select_bandwidth
@@ -15,7 +15,7 @@ from .mixtures import GaussianMixture
 from .ppca import PPCA
 from .vae import VAE
 
-__all__ = ["AutoregressiveImageModel", "CausalConvSequence", "DensityModel", "FVSBN", "FactorizedCategorical", "Flow", "GAN", "BiGAN", "discriminator_loss", "generator_loss", "ConvEncoder", "JointDiscriminator", "DCDiscriminator", "DCGenerator", "MLPDiscriminator", "MLPGenerator",
+__all__ = ["AutoregressiveImageModel", "CausalConvSequence", "DensityModel", "FVSBN", "FactorizedCategorical", "Flow", "GAN", "BiGAN", "discriminator_loss", "generator_loss", "gradient_penalty", "SegmentGenerator", "ConvEncoder", "JointDiscriminator", "DCDiscriminator", "DCGenerator", "MLPDiscriminator", "MLPGenerator",
            "Gaussian", "GaussianKDE", "GaussianMixture", "GatedPixelCNN", "HistogramDensity", "ImageFlow", "ImageModel",
            "LinearAutoencoder",
            "MADE", "NADE", "PPCA", "PixelCNN", "Sampler", "VAE", "VariationalDequantizer", "evaluation_mode", "mixtures", "ppca",

@@ -15,13 +15,15 @@ u ~ U[0, 1) (dequantized), G outputs tanh values in (−1, 1) and samples are �
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from .. import randomness
 from ..nn.spectral import spectral_norm
-from ..validation import (as_float_tensor, as_level_images, check_tensor, positive_float,
+from ..validation import (as_float_tensor, as_level_images, check_tensor, finite_float, positive_float,
                           positive_int)
 from .base import Sampler
 
@@ -62,11 +64,22 @@ def generator_loss(fake_logits: torch.Tensor, loss: str = "non_saturating") -> t
 def gradient_penalty(critic, real: torch.Tensor, fake: torch.Tensor, generator: torch.Generator | None = None,
                      context=None) -> torch.Tensor:
     """WGAN-GP's E (‖∇D(x̂)‖ − 1)² at x̂ = εx + (1 − ε)x̃, ε ~ U[0, 1] per example; each example's gradient is
-    flattened before its norm (images included). ``critic(x, context)`` → (B,)."""
+    flattened before its norm (images included), so the penalty asks every example's slope to be 1, not the
+    batch's. real, fake (B, …) of the same shape; ``critic(x, context)`` → (B,). Differentiable in the critic's
+    parameters (the gradient is built with ``create_graph``), a scalar."""
+    if not callable(critic):
+        raise TypeError(f"critic must be callable ((B, …) → (B,)), got {type(critic).__name__}")
+    check_tensor(real, "real", min_ndim=2)
+    check_tensor(fake, "fake", min_ndim=2)
+    if real.shape != fake.shape:
+        raise ValueError(f"real and fake must have the same shape, got {tuple(real.shape)} and {tuple(fake.shape)}")
     eps = randomness.uniform((len(real),) + (1,) * (real.dim() - 1), generator=generator, device=real.device,
                              dtype=real.dtype)
     mixed = (eps * real + (1 - eps) * fake).requires_grad_(True)
-    gradient, = torch.autograd.grad(critic(mixed, context).sum(), mixed, create_graph=True)
+    scores = critic(mixed, context)
+    if scores.shape != (len(real),):
+        raise ValueError(f"critic must return one score per example, shape ({len(real)},), got {tuple(scores.shape)}")
+    gradient, = torch.autograd.grad(scores.sum(), mixed, create_graph=True)
     return ((gradient.reshape(len(gradient), -1).norm(dim=1) - 1) ** 2).mean()
 
 
@@ -107,6 +120,22 @@ class MLPGenerator(_Conditioned):
 
     def forward(self, z, context=None):
         return self.net(self._embed(z, context))
+
+
+class SegmentGenerator(nn.Module):
+    """The one-parameter generator of the parallel-lines example (chapter 07): z (B, 1) ~ N(0, 1) →
+    (θ, Φ(z)), uniform on the vertical segment {θ} × [0, 1] (Φ: the standard normal CDF). θ is the only
+    parameter; the data are the segment at 0 (``data.parallel_lines(n, 0.0)``)."""
+
+    latent_dim, output_shape = 1, (2,)
+
+    def __init__(self, theta: float = 1.0):
+        super().__init__()
+        self.theta = nn.Parameter(torch.tensor(finite_float(theta, "theta")))
+
+    def forward(self, z, context=None):
+        height = 0.5 * (1 + torch.erf(z[:, 0] / math.sqrt(2)))
+        return torch.stack([self.theta.expand(len(z)), height], 1)
 
 
 class MLPDiscriminator(_Conditioned):
@@ -253,14 +282,20 @@ class GAN(Sampler):
         return self.to_data(self.generator(self.latent(n, generator), context))
 
     # -- what the training loop minimises, on validated data -----------------------------------------------
-    def _discriminator_loss(self, real, context, generator):
-        """D's loss on a batch of real examples (already in D's space) against as many fresh fakes."""
+    def _discriminator_terms(self, real, context, generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """D's loss on a batch of real examples (already in D's space) against as many fresh fakes, as
+        (the game's term, the gradient penalty λ·GP or 0): for a WGAN the first is −(the critic's W estimate)."""
         with torch.no_grad():
             fake = self.generator(self.latent(len(real), generator), context)
         loss = discriminator_loss(self.discriminator(real, context), self.discriminator(fake, context), self.loss_kind)
+        penalty = torch.zeros((), device=loss.device)
         if self.gradient_penalty:
-            loss = loss + self.gradient_penalty * gradient_penalty(self.discriminator, real, fake, generator, context)
-        return loss
+            penalty = self.gradient_penalty * gradient_penalty(self.discriminator, real, fake, generator, context)
+        return loss, penalty
+
+    def _discriminator_loss(self, real, context, generator):
+        """What D minimises: the game's term plus the penalty."""
+        return sum(self._discriminator_terms(real, context, generator))
 
     def _generator_loss(self, real, context, generator):
         """G's loss on as many fresh fakes as ``real`` (a minibatch in D's space; a GAN uses its size only)."""
@@ -360,12 +395,13 @@ class BiGAN(GAN):
             raise ValueError(f"z must have one code per example ({len(x)}), got {len(z)}")
         return self.discriminator(x, z)
 
-    def _discriminator_loss(self, real, context, generator):
+    def _discriminator_terms(self, real, context, generator):
         with torch.no_grad():
             code = self.encoder(real)
             z = self.latent(len(real), generator)
             fake = self.generator(z)
-        return discriminator_loss(self.discriminator(real, code), self.discriminator(fake, z), self.loss_kind)
+        loss = discriminator_loss(self.discriminator(real, code), self.discriminator(fake, z), self.loss_kind)
+        return loss, torch.zeros((), device=loss.device)
 
     def _generator_loss(self, real, context, generator):
         z = self.latent(len(real), generator)

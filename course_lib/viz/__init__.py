@@ -2,7 +2,7 @@
 
 from . import plotting, widgets
 from .widgets import (ClassConditionalExplorer, CompletionExplorer, EMStepper, FlowLayerExplorer, InterpolationExplorer,
-                      KDEBandwidthExplorer, LatentExplorer, SeedInterpolationExplorer)
+                      KDEBandwidthExplorer, LatentExplorer, ParallelLinesExplorer, SeedInterpolationExplorer)
 
 __all__ = ["ClassConditionalExplorer", "CompletionExplorer", "EMStepper", "FlowLayerExplorer", "InterpolationExplorer",
-           "KDEBandwidthExplorer", "LatentExplorer", "SeedInterpolationExplorer", "plotting", "widgets"]
+           "KDEBandwidthExplorer", "LatentExplorer", "ParallelLinesExplorer", "SeedInterpolationExplorer", "plotting", "widgets"]
