@@ -13,6 +13,9 @@ from nbclient import NotebookClient
 from course_lib import runtime
 from course_lib.teaching import assign
 from course_lib.teaching.chapter_checks import exercise_numbers
+from course_lib.teaching.kernel_messages import install_wakeup_guard
+
+install_wakeup_guard()            # nbclient would otherwise wait out a missed zmq wake-up (kernel_messages)
 
 CHAPTERS = assign.chapter_notebooks()
 

@@ -20,6 +20,7 @@ import nbformat
 from nbclient import NotebookClient
 
 from .assign import chapter_notebooks
+from .kernel_messages import install_wakeup_guard
 
 CHAPTER_BUDGET_S, COURSE_BUDGET_S = 120.0, 15 * 60.0
 
@@ -29,6 +30,7 @@ def run_chapter(path: Path, timeout: int = 1200) -> float:
     if not Path(path).is_file():
         raise FileNotFoundError(f"path: no notebook at {path}")
     notebook = nbformat.read(path, as_version=4)
+    install_wakeup_guard()                    # no stall on a missed zmq wake-up (see kernel_messages)
     client = NotebookClient(notebook, timeout=timeout, kernel_name="python3",
                             resources={"metadata": {"path": str(Path(path).parent)}})
     start = time.perf_counter()
