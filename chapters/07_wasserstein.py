@@ -322,6 +322,7 @@ for name, theta in final_theta.items():
 # %% tags=["check"]
 exercises.expect_true("the WGAN brings the segment home (|θ| < 0.05) while the minimax GAN stalls above 0.5",
                       abs(final_theta["WGAN-GP"]) < 0.05 and final_theta["GAN (minimax)"] > 0.5)
+exercises.expect_true("the non-saturating GAN gets home too (|θ| < 0.1)", abs(final_theta["GAN (non-saturating)"]) < 0.1)
 
 # %% [markdown]
 # The minimax GAN moves a little while its discriminator is still unsure, then stops: once $D(G(z)) \approx 0$
@@ -364,17 +365,18 @@ def wasserstein_1d(x, y):
 # %% tags=["check"]
 sampler_check = torch.Generator().manual_seed(5)
 x_check = torch.randn(500, generator=sampler_check, dtype=torch.float64)
-y_check = torch.empty(500, dtype=torch.float64).exponential_(generator=sampler_check) * 2 - 1
-exercises.expect_close("W₁ of a normal and a shifted exponential sample (reference: scipy.stats.wasserstein_distance)",
+y_check = torch.empty(500, dtype=torch.float64).exponential_(generator=sampler_check) * 3 - 2.5
+exercises.expect_close("W₁ of a normal and a shifted exponential sample, whose CDFs cross "
+                       "(reference: scipy.stats.wasserstein_distance)",
                        exercises.call(3, wasserstein_1d, x_check, y_check),
                        scipy.stats.wasserstein_distance(x_check.numpy(), y_check.numpy()), exercise=3, rtol=1e-8)
 exercises.expect_close("a translation by c costs |c| (and W₁ is symmetric)",
                        [exercises.call(3, wasserstein_1d, x_check, x_check.flip(0) - 0.7),
                         exercises.call(3, wasserstein_1d, x_check.flip(0) - 0.7, x_check)], [0.7, 0.7],
                        exercise=3, rtol=1e-10)
-exercises.expect_close("two-point samples: {0, 1} against {0.5, 3} costs (0.5 + 2)/2",
+exercises.expect_close("two-point samples: {0, 1} against {0.6, 0.4} costs (0.4 + 0.4)/2, though the means agree",
                        exercises.call(3, wasserstein_1d, torch.tensor([1.0, 0.0], dtype=torch.float64),
-                                      torch.tensor([3.0, 0.5], dtype=torch.float64)), 1.25, exercise=3, rtol=1e-12)
+                                      torch.tensor([0.6, 0.4], dtype=torch.float64)), 0.4, exercise=3, rtol=1e-12)
 
 # %% [markdown]
 # Now the duality on a 1D pair: $P$ chapter 06's two-Gaussian mixture, $Q = \mathcal N(1, 0.6^2)$. Three values of
@@ -644,9 +646,9 @@ exercises.expect_true("clipping: over 90 % of the weights sit at the box, and ev
 
 # %% [markdown]
 # The clipped critics' weights are almost all at $\pm c$ and their values are tiny; divided by their (measured)
-# constant they still miss $W_1$ by a wide margin, and their surfaces are nearly planar — the capacity problem.
-# The GP critics come closest to $W_1$ (slightly above it where the penalty is soft, as on the lines); their
-# surfaces rise over the data and fall over the Gaussian. The spectrally normalised critics are certified
+# constant they still miss $W_1$ by a wide margin, and their surfaces are the simplest of the three — the
+# capacity problem. The GP critics come closest to $W_1$; their surfaces rise over the data and fall over the
+# Gaussian. The spectrally normalised critics are certified
 # (about) 1-Lipschitz by the product of their layers' norms, but that layer-by-layer bound is loose: their
 # slopes where the data are stay below it, and their values below $W_1$.
 #
@@ -718,7 +720,20 @@ for (toy, name), rho in correlations.items():
     print(f"{toy:12s} {name:22s} Spearman ρ(loss curve, OT W₁) = {rho:+.2f}")
 
 # %% tags=["check"]
+final_quality = {key: loss_and_quality(history, key[0])[1][-1] for key, history in toy_runs.items()}
+final_estimate = {key: -loss_and_quality(history, key[0])[0][-1] for key, history in toy_runs.items()}
 exercises.expect_true("on the ring, WGAN-GP covers all 8 modes", coverage["WGAN-GP"].modes_covered == 8)
+exercises.expect_true("with clipping the WGAN covers fewer modes and ends farther from the data (OT W₁) than with "
+                      "the gradient penalty, its critic's estimate near 0 (below 0.01)",
+                      coverage["WGAN, clipping"].modes_covered < 8
+                      and final_quality["8 Gaussians", "WGAN, clipping"] > final_quality["8 Gaussians", "WGAN-GP"]
+                      and abs(final_estimate["8 Gaussians", "WGAN, clipping"]) < 0.01)
+exercises.expect_true("with spectral normalization the estimate is smaller than with the penalty but moves with "
+                      "quality (ρ > 0.8)",
+                      final_estimate["8 Gaussians", "WGAN, spectral norm"] < final_estimate["8 Gaussians", "WGAN-GP"]
+                      and correlations["8 Gaussians", "WGAN, spectral norm"] > 0.8)
+exercises.expect_true("the GAN collapses onto fewer than 8 of the ring's modes in these 600 steps",
+                      coverage["GAN (non-saturating)"].modes_covered < 8)
 exercises.expect_true("the WGAN-GP critic's estimate moves with sample quality (ρ > 0.8 on the ring), "
                       "the GAN discriminator's loss does not (|ρ| < 0.5)",
                       correlations["8 Gaussians", "WGAN-GP"] > 0.8 and abs(correlations["8 Gaussians", "GAN (non-saturating)"]) < 0.5)

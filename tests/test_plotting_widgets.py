@@ -348,3 +348,30 @@ def test_flow_layer_explorer_shows_each_depth_of_the_flow():
         widgets.FlowLayerExplorer(shift, data, base, names=["one"])
     with pytest.raises(ValueError, match="base_samples must have last dimension 2"):
         widgets.FlowLayerExplorer(shift, data, torch.zeros(3, 3))
+
+
+def test_parallel_lines_explorer_moves_the_segment_and_its_coupling():
+    explorer = widgets.ParallelLinesExplorer(theta=0.5, n=10, thetas=torch.tensor([0.25, 0.5]),
+                                             estimates={"JS": torch.tensor([0.69, 0.69]), "W₁": torch.tensor([0.25, 0.5])})
+    left = explorer.figure.axes[0]
+    assert "θ = +0.50" in left.get_title()
+    coupling = [line for line in left.get_lines() if len(line.get_xdata()) == 2]
+    assert len(coupling) == 10 and all(np.allclose(line.get_xdata(), [0.0, 0.5]) for line in coupling)
+    explorer.slider.value = -0.3
+    left = explorer.figure.axes[0]
+    assert "θ = -0.30" in left.get_title()
+    assert all(np.allclose(line.get_xdata(), [0.0, -0.3]) for line in left.get_lines() if len(line.get_xdata()) == 2)
+    # the marker on the W₁ curve sits at |θ|
+    markers = [line for line in explorer.figure.axes[1].get_lines() if list(line.get_xdata()) == [-0.3]]
+    assert any(np.isclose(line.get_ydata()[0], 0.3) for line in markers)
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    (dict(theta=2.0), ValueError, "theta"),
+    (dict(theta="a"), TypeError, "theta"),
+    (dict(n=0), ValueError, "n"),
+    (dict(thetas=torch.tensor([0.1, 0.2]), estimates={"JS": torch.tensor([0.5])}), ValueError, "one value per θ"),
+])
+def test_parallel_lines_explorer_rejects_bad_input(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        widgets.ParallelLinesExplorer(**kwargs)
