@@ -36,7 +36,7 @@ from course_lib.models import (FVSBN, GAN, MADE, NADE, PPCA, VAE, BiGAN, CausalC
                                DCDiscriminator, DCGenerator, FactorizedCategorical, Flow, JointDiscriminator,
                                MLPDiscriminator, MLPGenerator, SegmentGenerator,
                                GatedPixelCNN, Gaussian, GaussianKDE, GaussianMixture, HistogramDensity, ImageFlow,
-                               PixelCNN, Sampler, VariationalDequantizer, mixtures, realnvp_image_body)
+                               PixelCNN, RBM, Sampler, VariationalDequantizer, mixtures, realnvp_image_body)
 from course_lib.nn import transforms as T
 from course_lib.train import fit
 from strict_devices import DeviceMismatch, SingleDeviceMode
@@ -101,6 +101,18 @@ def _em_steps(mixture, x):
     x = x.double().to(mixture.device)
     log_resp, mean_ll = mixtures.e_step(x, mixture.weights, mixture.means, mixture.covariances, mixture.covariance_type)
     return [mixture.responsibilities(x), mean_ll, *mixtures.m_step(x, log_resp.exp(), mixture.covariance_type)]
+
+
+def _rbm(persistent=0):
+    """A small RBM with spread-out weights, so that its distribution is far from uniform."""
+    def make(seed):
+        torch.manual_seed(seed)
+        model = RBM(SHAPE, 2, hidden=3, persistent=persistent)
+        with torch.no_grad():
+            for parameter in model.parameters():
+                parameter.normal_(0, 1.5)
+        return model.eval()
+    return make
 
 
 def _with_real_posterior_flow(make):
@@ -197,6 +209,8 @@ CASES = {
                                                         m.iwae_bound(x, 3), m.elbo(x)]),
     "VAE (MLP, IAF posterior)": Case(_with_real_posterior_flow(_network(VAE, latent_dim=2, hidden=16, dropout=0.1,
                                                                         posterior_flows=2)), "images", exact=False),
+    "RBM (CD)": Case(_rbm(), "images", levels=2),
+    "RBM (PCD)": Case(_rbm(persistent=4), "images", levels=2),
     "VAE (conv, Bernoulli)": Case(_network(VAE, levels=2, latent_dim=2, hidden=16, architecture="conv",
                                            dropout=0.1), "images", levels=2, exact=False),
 }

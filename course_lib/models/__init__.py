@@ -13,10 +13,11 @@ from .histogram import HistogramDensity
 from .kde import GaussianKDE, select_bandwidth
 from .mixtures import GaussianMixture
 from .ppca import PPCA
+from .rbm import RBM
 from .vae import VAE
 
 __all__ = ["AutoregressiveImageModel", "CausalConvSequence", "DensityModel", "FVSBN", "FactorizedCategorical", "Flow", "GAN", "BiGAN", "discriminator_loss", "generator_loss", "gradient_penalty", "SegmentGenerator", "ConvEncoder", "JointDiscriminator", "DCDiscriminator", "DCGenerator", "MLPDiscriminator", "MLPGenerator",
            "Gaussian", "GaussianKDE", "GaussianMixture", "GatedPixelCNN", "HistogramDensity", "ImageFlow", "ImageModel",
            "LinearAutoencoder",
-           "MADE", "NADE", "PPCA", "PixelCNN", "Sampler", "VAE", "VariationalDequantizer", "evaluation_mode", "mixtures", "ppca",
+           "MADE", "NADE", "PPCA", "PixelCNN", "RBM", "Sampler", "VAE", "VariationalDequantizer", "evaluation_mode", "mixtures", "ppca",
            "realnvp_image_body", "select_bandwidth"]
