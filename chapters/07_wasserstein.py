@@ -305,11 +305,11 @@ exercises.expect_close("no log-sigmoid: losses scale with the scores (doubling t
 line_data = data.parallel_lines(4000, 0.0, torch.Generator().manual_seed(0))
 segment_games = {"GAN (minimax)": dict(loss="minimax"), "GAN (non-saturating)": dict(loss="non_saturating"),
                  "WGAN-GP": dict(loss="wasserstein", gradient_penalty=10.0)}
-trajectories, segment_gans = {}, {}
+trajectories = {}
 for k, (name, game) in enumerate(segment_games.items()):
     torch.manual_seed(0)
-    segment_gans[name] = GAN(SegmentGenerator(theta=1.0), MLPDiscriminator(hidden=64), **game)
-    history = fit_adversarial(segment_gans[name], line_data, steps=300, batch_size=128, lr_generator=1e-2,
+    segment_gan = GAN(SegmentGenerator(theta=1.0), MLPDiscriminator(hidden=64), **game)
+    history = fit_adversarial(segment_gan, line_data, steps=300, batch_size=128, lr_generator=1e-2,
                               lr_discriminator=1e-3, betas=(0.5, 0.9), discriminator_steps=5, lr_decay=True,
                               snapshot_every=10, snapshot_size=1, progress=False,
                               checkpoint=cache_dir() / f"ch07_segment_{k}.pt")
@@ -706,11 +706,13 @@ held_out = {"8 Gaussians": data.gaussian_mixture(512, ring_centres, 0.05, torch.
             "Swiss roll": data.swiss_roll(512, generator=torch.Generator().manual_seed(100))}
 
 
-def loss_and_quality(history, toy, window=30):
-    """(loss averaged over the ``window`` steps before each snapshot, OT W₁ of each snapshot to held-out data)."""
+def loss_and_quality(history, reference, window=30):
+    """(D's loss averaged over the ``window`` steps before each snapshot, OT W₁ of each snapshot to the
+    ``reference`` sample), two arrays with one entry per snapshot; images are compared as flat vectors."""
     losses = np.array(history.discriminator_loss)
     averaged = [losses[max(0, s - window):max(1, s)].mean() for s in history.snapshot_steps]
-    quality = [divergences.empirical_wasserstein(snapshot, held_out[toy]).distance.item() for snapshot in history.snapshots]
+    quality = [divergences.empirical_wasserstein(snapshot.flatten(1), reference.flatten(1)).distance.item()
+               for snapshot in history.snapshots]
     return np.array(averaged), np.array(quality)
 
 
@@ -722,8 +724,9 @@ toy_games = [("8 Gaussians", "WGAN-GP", dict(loss="wasserstein", gradient_penalt
 toy_runs = {(toy, name): toy_run(toy, name, game, spectral) for toy, name, game, spectral in toy_games}
 fig, axes = plt.subplots(2, len(toy_runs), figsize=(3.2 * len(toy_runs), 6))
 correlations = {}
+toy_curves = {(toy, name): loss_and_quality(history, held_out[toy]) for (toy, name), history in toy_runs.items()}
 for col, ((toy, name), history) in enumerate(toy_runs.items()):
-    loss, quality = loss_and_quality(history, toy)
+    loss, quality = toy_curves[toy, name]
     shown = -loss if name.startswith("WGAN") else loss
     correlations[toy, name] = scipy.stats.spearmanr(shown[1:], quality[1:]).statistic
     final = history.snapshots[-1]
@@ -747,8 +750,8 @@ for (toy, name), rho in correlations.items():
     print(f"{toy:12s} {name:22s} Spearman ρ(loss curve, OT W₁) = {rho:+.2f}")
 
 # %% tags=["check"]
-final_quality = {key: loss_and_quality(history, key[0])[1][-1] for key, history in toy_runs.items()}
-final_estimate = {key: -loss_and_quality(history, key[0])[0][-1] for key, history in toy_runs.items()}
+final_quality = {key: quality[-1] for key, (loss, quality) in toy_curves.items()}
+final_estimate = {key: -loss[-1] for key, (loss, quality) in toy_curves.items()}
 exercises.expect_true("on the ring, WGAN-GP covers all 8 modes", coverage["WGAN-GP"].modes_covered == 8)
 exercises.expect_true("with clipping the WGAN covers fewer modes and ends farther from the data (OT W₁) than with "
                       "the gradient penalty, its critic's estimate near 0 (below 0.01)",
@@ -785,7 +788,6 @@ exercises.expect_true("the WGAN-GP critic's estimate moves with sample quality (
 
 # %%
 test_images = split.test.x
-test_flat = test_images.reshape(len(test_images), -1).float()
 digit_runs = {}
 for name, game, steps, critic_steps, lr in (("WGAN-GP", dict(loss="wasserstein", gradient_penalty=10.0), 300, 4, 1e-3),
                                             ("GAN (non-saturating)", dict(loss="non_saturating"), 600, 1, 2e-3)):
@@ -796,17 +798,14 @@ for name, game, steps, critic_steps, lr in (("WGAN-GP", dict(loss="wasserstein",
                                              lr_discriminator=lr, betas=(0.5, 0.9), discriminator_steps=critic_steps,
                                              lr_decay=True, snapshot_every=steps // 10, snapshot_size=len(test_images),
                                              progress=False, checkpoint=cache_dir() / f"ch07_digits_{game['loss']}.pt"))
-reference_w1 = divergences.empirical_wasserstein(split.train.x[:len(test_images)].reshape(len(test_images), -1).float(),
-                                                 test_flat).distance.item()
+reference_w1 = divergences.empirical_wasserstein(split.train.x[:len(test_images)].flatten(1),
+                                                 test_images.flatten(1)).distance.item()
 fig, axes = plt.subplots(1, 4, figsize=(15, 3.3))
-digit_correlations = {}
+digit_correlations, digit_quality = {}, {}
 for k, (name, (gan, history)) in enumerate(digit_runs.items()):
-    losses = np.array(history.discriminator_loss)
-    window = history.snapshot_steps[1] // 2
-    averaged = np.array([losses[max(0, s - window):max(1, s)].mean() for s in history.snapshot_steps])
+    averaged, quality = loss_and_quality(history, test_images, window=history.snapshot_steps[1] // 2)
     shown = -averaged if name == "WGAN-GP" else averaged
-    quality = np.array([divergences.empirical_wasserstein(s.reshape(len(s), -1), test_flat).distance.item()
-                        for s in history.snapshots])
+    digit_quality[name] = quality[-1]
     digit_correlations[name] = scipy.stats.spearmanr(shown[1:], quality[1:]).statistic
     ax = axes[2 * k]
     ax.plot(history.snapshot_steps, quality, "k-o", ms=3, label="OT W₁ to test images")
@@ -821,8 +820,7 @@ for k, (name, (gan, history)) in enumerate(digit_runs.items()):
 plt.tight_layout()
 plt.show()
 for name, (gan, history) in digit_runs.items():
-    final_quality = divergences.empirical_wasserstein(history.snapshots[-1].reshape(len(test_images), -1), test_flat).distance.item()
-    print(f"{name:22s} final OT W₁ to the test images {final_quality:.1f} (training images: {reference_w1:.1f}); "
+    print(f"{name:22s} final OT W₁ to the test images {digit_quality[name]:.1f} (training images: {reference_w1:.1f}); "
           f"ρ = {digit_correlations[name]:+.2f}; {history.seconds:.1f} s")
 
 # %% tags=["check"]

@@ -22,7 +22,7 @@ from scipy.optimize import linear_sum_assignment
 from torch import nn
 
 from .. import randomness
-from ..models.gan import MLPDiscriminator, discriminator_loss, gradient_penalty
+from ..models.gan import MLPDiscriminator, clip_weights, discriminator_loss, gradient_penalty
 from ..train import minimize
 from ..validation import as_float_tensor, finite_float, positive_float, positive_int
 
@@ -205,26 +205,24 @@ def critic_wasserstein(p, q, *, constraint: str = "gradient_penalty", penalty: f
     p, q = _training_samples(p, q)
     if constraint not in CONSTRAINTS:
         raise ValueError(f"constraint must be one of {CONSTRAINTS}, got {constraint!r}")
-    penalty, clip = positive_float(penalty, "penalty", allow_zero=True), positive_float(clip, "clip")
+    penalty, clip_value = positive_float(penalty, "penalty", allow_zero=True), positive_float(clip, "clip")
     critic = MLPDiscriminator(p.shape[1], positive_int(hidden, "hidden"), positive_int(layers, "layers"),
                               spectral=constraint == "spectral").to(p.device)
 
     def loss_of_batch(real, fake, generator):
-        loss = critic(fake).mean() - critic(real).mean()           # −(the dual's value on the minibatch)
+        loss = discriminator_loss(critic(real), critic(fake), "wasserstein")    # −(the dual's value)
         if constraint == "gradient_penalty":
             loss = loss + penalty * gradient_penalty(critic, real, fake, generator)
         return loss
 
-    def clip_weights():
-        with torch.no_grad():
-            for parameter in critic.parameters():
-                parameter.clamp_(-clip, clip)
+    def clip():
+        clip_weights(critic, clip_value)
 
     if constraint == "clip":
-        clip_weights()
+        clip()
     losses = _fit(critic, p, q, loss_of_batch, steps=positive_int(steps, "steps"),
-                     batch_size=positive_int(batch_size, "batch_size"), lr=lr, seed=seed, checkpoint=checkpoint,
-                     after_step=clip_weights if constraint == "clip" else None)
+                  batch_size=positive_int(batch_size, "batch_size"), lr=lr, seed=seed, checkpoint=checkpoint,
+                  after_step=clip if constraint == "clip" else None)
     with torch.no_grad():
         estimate = (critic(p).mean() - critic(q).mean()).item()
     return TrainedEstimate(estimate, critic, losses)

@@ -83,6 +83,14 @@ def gradient_penalty(critic, real: torch.Tensor, fake: torch.Tensor, generator: 
     return ((gradient.reshape(len(gradient), -1).norm(dim=1) - 1) ** 2).mean()
 
 
+def clip_weights(module: nn.Module, clip: float) -> None:
+    """WGAN's weight clipping, in place: every parameter of ``module`` clamped to [−clip, clip], which keeps the
+    critic in a compact set of functions, hence K-Lipschitz for some K (Arjovsky et al., 2017)."""
+    with torch.no_grad():
+        for parameter in module.parameters():
+            parameter.clamp_(-clip, clip)
+
+
 class MinibatchStd(nn.Module):
     """Appends one feature: the mean over features of the batch's standard deviation (Karras et al., 2018).
     A generator that collapses gives a batch with a small spread, which D can then see. (B, F) → (B, F + 1)."""
@@ -303,10 +311,8 @@ class GAN(Sampler):
         return generator_loss(self.discriminator(fake, context), self.loss_kind)
 
     def _after_discriminator_step(self):
-        if self.clip is not None:                     # WGAN: keep the critic in a compact set of weights
-            with torch.no_grad():
-                for p in self.discriminator.parameters():
-                    p.clamp_(-self.clip, self.clip)
+        if self.clip is not None:
+            clip_weights(self.discriminator, self.clip)
 
     def generator_parameters(self):
         return self.generator.parameters()

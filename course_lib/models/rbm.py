@@ -32,10 +32,9 @@ from .base import ImageModel
 MAX_EXACT_HIDDEN = 20
 
 
-def _hidden_states(hidden: int, start: int, stop: int, device, dtype) -> torch.Tensor:
-    """Rows start … stop − 1 of the 2^H binary hidden configurations (bit j of the row index), (n, H)."""
-    index = torch.arange(start, stop, device=device)
-    return ((index[:, None] >> torch.arange(hidden, device=device)) & 1).to(dtype)
+def _hidden_states(index: torch.Tensor, hidden: int, dtype) -> torch.Tensor:
+    """The binary hidden configurations numbered ``index`` (n,): h_j is bit j of the number; (n, H)."""
+    return ((index[:, None] >> torch.arange(hidden, device=index.device)) & 1).to(dtype)
 
 
 class RBM(ImageModel):
@@ -79,10 +78,11 @@ class RBM(ImageModel):
         return torch.logsumexp(self._hidden_log_weights(chunk), 0)
 
     def _hidden_log_weights(self, chunk: int = 1 << 16) -> torch.Tensor:
-        """log of the unnormalised p(h) for every hidden state, (2^H,) in the order of ``_hidden_states``."""
+        """log of the unnormalised p(h) for every hidden state, (2^H,), numbered as in ``_hidden_states``."""
         parts = []
         for start in range(0, 1 << self.hidden, chunk):
-            h = _hidden_states(self.hidden, start, min(start + chunk, 1 << self.hidden), self.device, self.weight.dtype)
+            index = torch.arange(start, min(start + chunk, 1 << self.hidden), device=self.device)
+            h = _hidden_states(index, self.hidden, self.weight.dtype)
             parts.append(h @ self.hidden_bias + F.softplus(self.visible_bias + h @ self.weight.T).sum(-1))
         return torch.cat(parts)
 
@@ -112,7 +112,7 @@ class RBM(ImageModel):
     def _sample(self, n, generator, context):
         # exact: h from its marginal p(h) ∝ exp(cᵀh) Π_i (1 + exp(b_i + W_{i,:}h)), enumerated; then v | h
         index = randomness.categorical(torch.softmax(self._hidden_log_weights(), 0), n, generator=generator)
-        h = ((index[:, None] >> torch.arange(self.hidden, device=self.device)) & 1).to(self.weight.dtype)
+        h = _hidden_states(index, self.hidden, self.weight.dtype)
         return self._sample_visible(h, generator).reshape(n, *self.image_shape)
 
     # -- training -----------------------------------------------------------------------------------------
