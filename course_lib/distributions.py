@@ -118,3 +118,28 @@ def importance_weighted_bound(log_joint: Callable[[torch.Tensor], torch.Tensor],
     z = reparameterize(mean, log_var, eps)
     log_q = standard_normal_log_prob(eps) - 0.5 * log_var.sum(-1)   # log q(z), from ε directly
     return log_mean_exp(log_joint(z) - log_q, dim=0)
+
+
+def _mixture_responsibilities(x, weights, means, std):
+    check_tensor(x, "x", ndim=2)
+    check_tensor(means, "means", ndim=2, last_dim=x.shape[1])
+    check_tensor(weights, "weights", ndim=1)
+    if len(weights) != len(means):
+        raise ValueError(f"weights has {len(weights)} entries for {len(means)} means")
+    variance = torch.as_tensor(std, dtype=x.dtype, device=x.device) ** 2
+    log_joint = pairwise_diagonal_gaussian_log_prob(x, means.to(x), variance.expand(1, 1)) + torch.log(weights.to(x))[None]
+    return log_joint, variance
+
+
+def isotropic_mixture_log_prob(x: torch.Tensor, weights: torch.Tensor, means: torch.Tensor, std: float) -> torch.Tensor:
+    """log Σ_k w_k N(x; μ_k, std² I) for x (N, D), weights (K,) summing to 1, means (K, D) → (N,)."""
+    return torch.logsumexp(_mixture_responsibilities(x, weights, means, std)[0], dim=1)
+
+
+def isotropic_mixture_score(x: torch.Tensor, weights: torch.Tensor, means: torch.Tensor, std: float) -> torch.Tensor:
+    """The score ∇ₓ log p(x) of the mixture Σ_k w_k N(μ_k, std² I), in closed form: Σ_k r_k(x) (μ_k − x)/std²,
+    r_k(x) the posterior probability of component k (no normalising constant needed); x (N, D) → (N, D).
+    The same mixture blurred by noise of standard deviation σ has std² + σ² in place of std²."""
+    log_joint, variance = _mixture_responsibilities(x, weights, means, std)
+    responsibilities = torch.softmax(log_joint, dim=1)                       # (N, K)
+    return (responsibilities @ means.to(x) - x) / variance

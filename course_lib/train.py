@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from . import randomness
-from .models.base import DensityModel, evaluation_mode
+from .models.base import TrainableSampler, evaluation_mode
 from .models.gan import GAN
 from .runtime import cache_only
 from .runtime import device as default_device
@@ -129,7 +129,7 @@ def fit(model: nn.Module, train, val=None, *, epochs: int = 100, batch_size: int
         device: torch.device | str | None = None, progress: bool = True) -> History:
     """Minimise the model's loss with Adam; return the History, leaving the best weights in ``model``, in eval mode.
 
-    model: a ``DensityModel`` (or any ``nn.Module`` with a ``loss(x)`` method). train, val: tensors of
+    model: a ``DensityModel`` or another ``TrainableSampler`` (or any ``nn.Module`` with a ``loss(x)`` method). train, val: tensors of
     examples (N, ...) or ``data.Dataset``. Early stopping: after ``patience`` epochs without a better
     validation loss, stop and restore the best weights (no ``val``: train for ``epochs`` and keep the last).
     ``dequantize``: train a continuous model of integer levels on k + u, u ~ U[0, 1) drawn afresh for every
@@ -165,7 +165,7 @@ def fit(model: nn.Module, train, val=None, *, epochs: int = 100, batch_size: int
             _check_dequantizable(x_val, "val")
     model.to(dev)
 
-    if isinstance(model, DensityModel):
+    if isinstance(model, TrainableSampler):
         # Validate once, here; the loop calls the unchecked loss on data already on the device.
         # A class-conditional model without labels_as_context gets None here, and says it needs labels.
         x_train = model.check_input(x_train, "train")
@@ -176,7 +176,7 @@ def fit(model: nn.Module, train, val=None, *, epochs: int = 100, batch_size: int
         loss_of = model._loss
     else:
         if labels_as_context:
-            raise TypeError(f"labels_as_context needs a DensityModel, got {type(model).__name__}")
+            raise TypeError(f"labels_as_context needs a course_lib model (a TrainableSampler), got {type(model).__name__}")
         x_train, x_val = x_train.to(dev), None if x_val is None else x_val.to(dev)
         loss_of = lambda batch, context, generator: model.loss(batch)  # noqa: E731
 

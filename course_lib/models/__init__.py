@@ -3,7 +3,11 @@
 from . import mixtures, ppca
 from .autoencoders import LinearAutoencoder
 from .autoregressive import FVSBN, MADE, NADE, AutoregressiveImageModel, CausalConvSequence, GatedPixelCNN, PixelCNN
-from .base import DensityModel, ImageModel, Sampler, evaluation_mode
+from .diffusion import DDPM, FlowMatching, noise_schedule
+from .base import DensityModel, ImageModel, Sampler, TrainableSampler, evaluation_mode
+from .glo import GLO
+from .score import (ScoreModel, annealed_langevin, denoising_score_matching_loss, langevin, noise_levels,
+                    sliced_score_matching_loss)
 from .factorized import FactorizedCategorical
 from .flows import Flow, ImageFlow, VariationalDequantizer, realnvp_image_body
 from .gan import (GAN, BiGAN, ConvEncoder, DCDiscriminator, DCGenerator, JointDiscriminator, MLPDiscriminator,
@@ -19,5 +23,6 @@ from .vae import VAE
 __all__ = ["AutoregressiveImageModel", "CausalConvSequence", "DensityModel", "FVSBN", "FactorizedCategorical", "Flow", "GAN", "BiGAN", "discriminator_loss", "generator_loss", "gradient_penalty", "SegmentGenerator", "ConvEncoder", "JointDiscriminator", "DCDiscriminator", "DCGenerator", "MLPDiscriminator", "MLPGenerator",
            "Gaussian", "GaussianKDE", "GaussianMixture", "GatedPixelCNN", "HistogramDensity", "ImageFlow", "ImageModel",
            "LinearAutoencoder",
-           "MADE", "NADE", "PPCA", "PixelCNN", "RBM", "Sampler", "VAE", "VariationalDequantizer", "evaluation_mode", "mixtures", "ppca",
+           "MADE", "NADE", "PPCA", "PixelCNN", "RBM", "Sampler", "DDPM", "FlowMatching", "noise_schedule", "GLO", "ScoreModel", "annealed_langevin",
+           "denoising_score_matching_loss", "langevin", "noise_levels", "sliced_score_matching_loss", "TrainableSampler", "VAE", "VariationalDequantizer", "evaluation_mode", "mixtures", "ppca",
            "realnvp_image_body", "select_bandwidth"]

@@ -2,7 +2,9 @@
 
 * ``Sampler`` — a ``torch.nn.Module`` that draws samples: ``sample(n, generator=None, *, context=None)``.
   GANs (which have no density) are samplers only.
-* ``DensityModel(Sampler)`` — a likelihood model, adding
+* ``TrainableSampler(Sampler)`` — a sampler trained on data by minimising
+  ``loss(x, *, context=None, generator=None) -> Tensor[]`` (score models, flow matching);
+* ``DensityModel(TrainableSampler)`` — a likelihood model, adding
   ``log_prob(x, *, context=None) -> Tensor[B]``: nats per example, on the data's own discrete scale where
   the data are discrete; and ``loss(x, *, context=None, generator=None) -> Tensor[]``: what training
   minimises, the mean negative log-likelihood by default or a bound such as the negative ELBO.
@@ -104,29 +106,39 @@ class Sampler(nn.Module, ABC):
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
 
-class DensityModel(Sampler):
+class TrainableSampler(Sampler):
+    """A sampler trained by minimising a loss on data (score models, flow matching, every density model).
+    Subclasses implement ``_loss(x, context, generator)`` and say in ``check_input`` what data they model."""
+
+    def check_input(self, x, name: str = "x") -> torch.Tensor:
+        """``x`` checked (type, shape, values) and moved to the model's device. Default: finite numbers."""
+        return as_float_tensor(x, name).to(self.device)
+
+    def loss(self, x, *, context=None, generator: torch.Generator | None = None) -> torch.Tensor:
+        """What training minimises, a scalar (for a density model, the mean negative log-likelihood in nats
+        per example by default, or a bound on it)."""
+        self._check_ready()
+        generator_or_none(generator)
+        x = self.check_input(x)
+        return self._loss(x, self.check_context(context, len(x)), generator)
+
+    @abstractmethod
+    def _loss(self, x: torch.Tensor, context: torch.Tensor | None, generator: torch.Generator | None) -> torch.Tensor:
+        """The training loss on checked data on the model's device."""
+
+
+class DensityModel(TrainableSampler):
     """A likelihood model. Subclasses implement ``_log_prob(x, context)`` and ``_sample``, and say in
     ``check_input`` what data they model."""
 
     #: True when log_prob is a Monte Carlo estimate (a VAE's IWAE): its log_prob and _log_prob take generator=
     log_prob_is_estimate = False
 
-    def check_input(self, x, name: str = "x") -> torch.Tensor:
-        """``x`` checked (type, shape, values) and moved to the model's device. Default: finite numbers."""
-        return as_float_tensor(x, name).to(self.device)
-
     def log_prob(self, x, *, context=None) -> torch.Tensor:
         """Log-likelihood of each example of x, shape (B,), in nats."""
         self._check_ready()
         x = self.check_input(x)
         return self._log_prob(x, self.check_context(context, len(x)))
-
-    def loss(self, x, *, context=None, generator: torch.Generator | None = None) -> torch.Tensor:
-        """What training minimises, a scalar: the mean negative log-likelihood (nats per example) by default."""
-        self._check_ready()
-        generator_or_none(generator)
-        x = self.check_input(x)
-        return self._loss(x, self.check_context(context, len(x)), generator)
 
     @abstractmethod
     def _log_prob(self, x: torch.Tensor, context: torch.Tensor | None) -> torch.Tensor:

@@ -2,7 +2,9 @@
 
 from . import plotting, widgets
 from .widgets import (ClassConditionalExplorer, CompletionExplorer, EMStepper, FlowLayerExplorer, InterpolationExplorer,
-                      KDEBandwidthExplorer, LatentExplorer, ParallelLinesExplorer, SeedInterpolationExplorer)
+                      KDEBandwidthExplorer, LangevinExplorer, LatentExplorer, ParallelLinesExplorer,
+                      ReverseProcessExplorer, SeedInterpolationExplorer)
 
 __all__ = ["ClassConditionalExplorer", "CompletionExplorer", "EMStepper", "FlowLayerExplorer", "InterpolationExplorer",
-           "KDEBandwidthExplorer", "LatentExplorer", "ParallelLinesExplorer", "SeedInterpolationExplorer", "plotting", "widgets"]
+           "KDEBandwidthExplorer", "LangevinExplorer", "LatentExplorer", "ParallelLinesExplorer",
+           "ReverseProcessExplorer", "SeedInterpolationExplorer", "plotting", "widgets"]

@@ -529,3 +529,123 @@ class CompletionExplorer(FigureExplorer):
 
     def draw(self) -> Figure:
         return completion_figure(self.model, self.images[self.index.value], self.region.value, self.n, self.seed.value)
+
+
+def langevin_figure(trajectory, step: int, log_density: Callable | None = None, limit: float = 4.0,
+                    step_size: float | None = None) -> Figure:
+    """Particles of a Langevin run at ``step`` (``trajectory``: a list of (N, 2) states, step 0 the start),
+    over the contours of ``log_density`` (x (M, 2) → (M,)) if given, with the path of a few particles so far."""
+    if not trajectory:
+        raise ValueError("trajectory must hold at least one state")
+    step = _index(step, "step", len(trajectory), "a step")
+    fig, ax = plt.subplots(figsize=(4.6, 4.4))
+    if log_density is not None:
+        side = torch.linspace(-limit, limit, 120)
+        grid = torch.cartesian_prod(side, side)
+        with torch.no_grad():
+            values = log_density(grid).reshape(120, 120).T
+        ax.contourf(side, side, values.exp(), levels=12, cmap="Greys", alpha=0.5)
+    points = trajectory[step].cpu()
+    ax.scatter(points[:, 0], points[:, 1], s=4, color="C3", alpha=0.6)
+    paths = torch.stack([state[:6].cpu() for state in trajectory[:step + 1]])      # (step + 1, 6, 2)
+    for k in range(paths.shape[1]):
+        ax.plot(paths[:, k, 0], paths[:, k, 1], lw=0.8, alpha=0.7)
+    ax.set(xlim=(-limit, limit), ylim=(-limit, limit),
+           title=f"step {step}" + (f", ε = {step_size:.3g}" if step_size is not None else ""))
+    ax.set_aspect("equal")
+    fig.tight_layout()
+    return fig
+
+
+class LangevinExplorer(FigureExplorer):
+    """Langevin dynamics x ← x + ε ∇ log p(x) + √(2ε) z on 2D particles, with sliders for the step size ε
+    (log scale) and the number of steps shown: watch the particles find the modes, and see that a step too
+    large smears them while one too small barely moves them.
+
+    ``score``: x (N, 2) → ∇ log p(x) (N, 2); ``start``: the particles (N, 2); ``log_density`` (optional) draws
+    the contours of p; ``max_steps``: the longest run; ``seed``: the noise.
+    """
+
+    def __init__(self, score: Callable, start, log_density: Callable | None = None, max_steps: int = 500,
+                 step_size: float = 0.01, limit: float = 4.0, seed: int = 0):
+        from ..models.score import langevin
+
+        if not callable(score):
+            raise TypeError(f"score must be callable, got {type(score).__name__}")
+        self.score, self.log_density, self._langevin = score, log_density, langevin
+        self.start = as_float_tensor(start, "start", ndim=2, last_dim=2)
+        self.max_steps, self.limit = positive_int(max_steps, "max_steps"), positive_float(limit, "limit")
+        self.seed = positive_int(seed, "seed", minimum=0)
+        step_size = positive_float(step_size, "step_size")
+        self.step_slider = widgets.FloatLogSlider(value=step_size, base=10, min=-4, max=0, step=0.25,
+                                                  description="step ε", continuous_update=False)
+        self.steps_slider = widgets.IntSlider(value=self.max_steps, min=0, max=self.max_steps, step=10,
+                                              description="steps", continuous_update=False)
+        self._cached: tuple[float, list] | None = None
+        self._show([self.step_slider, self.steps_slider])
+
+    @property
+    def trajectory(self) -> list[torch.Tensor]:
+        """The run at the current step size, every state (max_steps + 1 of them), recomputed when ε changes."""
+        epsilon = self.step_slider.value
+        if self._cached is None or self._cached[0] != epsilon:
+            generator = torch.Generator().manual_seed(self.seed)
+            self._cached = (epsilon, self._langevin(self.score, self.start, epsilon, self.max_steps, generator))
+        return self._cached[1]
+
+    def draw(self) -> Figure:
+        return langevin_figure(self.trajectory, self.steps_slider.value, self.log_density, self.limit,
+                               self.step_slider.value)
+
+
+def reverse_process_figure(times, states, predictions, index: int, levels: int | None = None,
+                           nrow: int = 4) -> Figure:
+    """The reverse process at recorded position ``index``: the current noisy images x_t (left) and the
+    network's prediction x̂_0 of where they end (right), each a grid; ``times``, ``states``, ``predictions``
+    as ``DDPM.reverse_process`` returns them (states (n, 1, H, W) in [−1, 1], the last in grey levels)."""
+    index = _index(index, "index", len(times), "a recorded step")
+    last = index == len(times) - 1
+    fig, axes = plt.subplots(1, 2, figsize=(7.4, 3.9))
+    for ax, images, title, scaled in ((axes[0], states[index], f"$x_t$, t = {times[index]}", not last),
+                                      (axes[1], predictions[index], "prediction $\\hat x_0$", True)):
+        images = images.cpu()
+        if scaled:     # the model's [−1, 1] scale, shown like grey levels
+            images = ((images.clamp(-1, 1) + 1) / 2)
+        elif levels is not None:
+            images = images / (levels - 1)
+        n = len(images)
+        rows = (n + nrow - 1) // nrow
+        side = images.shape[-1]
+        canvas = torch.ones(rows * (side + 1), nrow * (side + 1))
+        for k in range(n):
+            r, c = divmod(k, nrow)
+            canvas[r * (side + 1):r * (side + 1) + side, c * (side + 1):c * (side + 1) + side] = images[k, 0]
+        ax.imshow(canvas, cmap="gray", vmin=0, vmax=1)
+        ax.set(title=title, xticks=[], yticks=[])
+    fig.tight_layout()
+    return fig
+
+
+class ReverseProcessExplorer(FigureExplorer):
+    """A slider that scrubs through a diffusion model's reverse process, from t = T (pure noise) to t = 0
+    (the samples), showing the noisy images x_t and the network's current guess x̂_0 of the result.
+    ``times``, ``states``, ``predictions``: what ``DDPM.reverse_process(..., record=k)`` returns."""
+
+    def __init__(self, times, states, predictions, levels: int | None = None, nrow: int = 4):
+        if not (len(times) == len(states) == len(predictions)) or not times:
+            raise ValueError("times, states and predictions must be non-empty lists of the same length")
+        self.times, self.states, self.predictions = list(times), states, predictions
+        self.levels, self.nrow = levels, positive_int(nrow, "nrow")
+        self.slider = widgets.IntSlider(value=0, min=0, max=len(times) - 1, step=1, description="position",
+                                        continuous_update=False)
+        self.label = widgets.Label()
+        self.slider.observe(lambda change: self._relabel(), names="value")
+        self._relabel()
+        self._show([self.slider], above=widgets.HBox([self.slider, self.label]))
+
+    def _relabel(self) -> None:
+        self.label.value = f"t = {self.times[self.slider.value]} (of {self.times[0]})"
+
+    def draw(self) -> Figure:
+        return reverse_process_figure(self.times, self.states, self.predictions, self.slider.value, self.levels,
+                                      self.nrow)
