@@ -14,7 +14,7 @@ from typing import Callable
 import torch
 
 from . import randomness
-from .validation import check_tensor, generator_or_none, positive_int
+from .validation import check_tensor, generator_or_none, positive_float, positive_int
 
 LOG_2PI = math.log(2 * math.pi)
 
@@ -126,7 +126,7 @@ def _mixture_responsibilities(x, weights, means, std):
     check_tensor(weights, "weights", ndim=1)
     if len(weights) != len(means):
         raise ValueError(f"weights has {len(weights)} entries for {len(means)} means")
-    variance = torch.as_tensor(std, dtype=x.dtype, device=x.device) ** 2
+    variance = torch.as_tensor(positive_float(std, "std"), dtype=x.dtype, device=x.device) ** 2
     log_joint = pairwise_diagonal_gaussian_log_prob(x, means.to(x), variance.expand(1, 1)) + torch.log(weights.to(x))[None]
     return log_joint, variance
 

@@ -32,11 +32,13 @@ from course_lib import data
 from course_lib.data import Dataset
 from course_lib.distributions import standard_normal_log_prob
 from course_lib.evaluation import mean_nll
-from course_lib.models import (FVSBN, GAN, MADE, NADE, PPCA, VAE, BiGAN, CausalConvSequence, ConvEncoder,
-                               DCDiscriminator, DCGenerator, FactorizedCategorical, Flow, JointDiscriminator,
+from course_lib.models import (DDPM, FVSBN, GAN, GLO, MADE, NADE, PPCA, VAE, BiGAN, CausalConvSequence, ConvEncoder,
+                               DCDiscriminator, DCGenerator, FactorizedCategorical, Flow, FlowMatching,
+                               JointDiscriminator, ScoreModel,
                                MLPDiscriminator, MLPGenerator, SegmentGenerator,
                                GatedPixelCNN, Gaussian, GaussianKDE, GaussianMixture, HistogramDensity, ImageFlow,
                                PixelCNN, RBM, Sampler, VariationalDequantizer, mixtures, realnvp_image_body)
+from course_lib.nn import MLPDenoiser
 from course_lib.nn import transforms as T
 from course_lib.train import fit
 from strict_devices import DeviceMismatch, SingleDeviceMode
@@ -115,6 +117,22 @@ def _rbm(persistent=0):
     return make
 
 
+def _denoiser(shape, classes=None):
+    """A tiny MLP denoiser whose output layer (zero at initialisation) is random, so that it predicts something."""
+    net = MLPDenoiser(shape, hidden=8, blocks=1, context_classes=classes, embedding=8)
+    with torch.no_grad():
+        net.output.weight.normal_(0, 0.5)
+        net.output.bias.normal_(0, 0.1)
+    return net
+
+
+def _ddpm(classes=None):
+    def make(seed):
+        torch.manual_seed(seed)
+        return DDPM(_denoiser(SHAPE, classes), SHAPE, levels=3, steps=4).eval()
+    return make
+
+
 def _with_real_posterior_flow(make):
     """The IAF steps start as the identity (zero last layers, which sharpening keeps at zero): perturb them."""
     def perturbed(seed):
@@ -141,6 +159,7 @@ class Case:
     quadrature: bool = True                     # an estimate's exact value is computable here (False: see test_flows)
     blank: Callable[[], Sampler] | None = None  # an unfitted or differently sized model to load a state into
     extras: Callable | None = None              # (model, x) → tensors from the model's other public methods
+    optional_context: bool = False              # a class-conditional model that also works without labels
 
     def inputs(self, n: int = 6) -> torch.Tensor:
         if self.space == "plane":
@@ -204,6 +223,17 @@ CASES = {
     # Their exact discrete probabilities need a 2-D logit-space quadrature: tests/test_flows.py, on 1×1×2 images.
     "ImageFlow (uniform dequantization)": Case(_image_flow(False), "images", exact=False, quadrature=False),
     "ImageFlow (variational dequantization)": Case(_image_flow(True), "images", exact=False, quadrature=False),
+    # A variational bound with one noise draw per step: no exact value to compare with (see tests/test_diffusion.py).
+    "DDPM (MLP denoiser, 4 steps)": Case(_ddpm(), "images", exact=False, quadrature=False,
+                                         extras=lambda m, x: [m.bound_terms(x), m.diffuse(x - 1, 2)[0],
+                                                              m.sample(2, method="ddim", steps=2),
+                                                              *m.reverse_process(2, record=2)[1]]),
+    # Without labels it is the unconditional model learned by label dropout (classifier-free guidance).
+    "DDPM (class-conditional, guided)": Case(_ddpm(3), "images", classes=3, exact=False, quadrature=False,
+                                             optional_context=True,
+                                             extras=lambda m, x: [m.sample(2, context=torch.tensor([0, 2]), guidance=2.0),
+                                                                  m.sample(2, method="ddim", guidance=1.0,
+                                                                           context=torch.tensor([1, 1]))]),
     "VAE (MLP, categorical)": Case(_network(VAE, latent_dim=2, hidden=16, dropout=0.1), "images", exact=False,
                                    extras=lambda m, x: [*m.encode(x), m.decode_mean(torch.zeros(2, 2)),
                                                         m.iwae_bound(x, 3), m.elbo(x)]),
@@ -235,11 +265,26 @@ def test_every_model_class_of_course_lib_is_in_the_contract_suite():
         module = importlib.import_module(info.name)
         concrete |= {cls for _, cls in inspect.getmembers(module, inspect.isclass)
                      if issubclass(cls, Sampler) and cls.__module__ == module.__name__ and not inspect.isabstract(cls)}
-    covered = {type(case.make(0)) for case in CASES.values()} | {type(make(0)) for make, _ in SAMPLERS.values()}
+    covered = {type(case.make(0)) for case in CASES.values()} | {type(make(0)) for make, *_ in SAMPLERS.values()}
     missing = sorted(cls.__name__ for cls in concrete - covered)
     assert not missing, f"model classes missing from CASES in tests/test_model_contract.py: {missing}"
 
 # --- samplers without a density (GANs): the part of the contract that applies to them -------------------
+
+def _gan_loss(model, examples, context):
+    real = model.prepare(model.check_input(examples))
+    labels = model.check_context(context, len(examples))
+    return model._discriminator_loss(real, labels, None) + model._generator_loss(real, labels, None)
+
+
+def _trainable_loss(model, examples, context):
+    """A TrainableSampler's training loss, as train.fit computes it (checked once, then the unchecked _loss)."""
+    return model._loss(model.check_input(examples), model.check_context(context, len(examples)), None)
+
+
+def _glo_loss(model, examples, context):
+    return model.loss(torch.arange(len(examples)), examples)
+
 
 def _gan(conditional):
     def make(seed):
@@ -248,7 +293,7 @@ def _gan(conditional):
             return GAN(MLPGenerator(2, 2, 16, 2, context_classes=3), MLPDiscriminator(2, 16, 2, spectral=True,
                        context_classes=3), loss="hinge", context_classes=3)
         return GAN(DCGenerator(4, 8, 4), DCDiscriminator(8, 4, spectral=True), levels=3, gradient_penalty=1.0)
-    return make, (lambda n: torch.arange(n) % 3) if conditional else (lambda n: None)
+    return make, (lambda n: torch.arange(n) % 3) if conditional else (lambda n: None), _gan_loss
 
 
 def _bigan(seed):
@@ -261,14 +306,46 @@ def _segment_wgan(seed):
     return GAN(SegmentGenerator(theta=torch.rand(()).item()), MLPDiscriminator(2, 8, 2), loss="wasserstein", clip=0.01)
 
 
+def _flow_matching(shape, levels, classes=None):
+    def make(seed):
+        torch.manual_seed(seed)
+        return FlowMatching(_denoiser(shape, classes), shape, levels=levels).eval()
+    return make
+
+
+def _score_model(objective):
+    def make(seed):
+        torch.manual_seed(seed)
+        return ScoreModel(_denoiser((2,)), (2,), sigmas=(1.0, 0.5, 0.2), objective=objective, steps_per_level=3,
+                          step_size=1e-3).eval()
+    return make
+
+
+def _glo(seed):
+    torch.manual_seed(seed)
+    model = GLO(DCGenerator(4, 8, 4), examples=6, latent_dim=4, image_shape=(1, 8, 8), levels=3)
+    with torch.no_grad():
+        for parameter in model.generator.parameters():   # sharpened, so that its images are not all grey
+            parameter.mul_(3.0)
+    model.fit_code_distribution()
+    return model.eval()
+
+
+# Each: (make(seed) → model, context(n) → labels or None, loss(model, CPU examples, CPU labels) → training loss)
 SAMPLERS = {"GAN (DCGAN, 3 levels, gradient penalty)": _gan(False), "GAN (conditional MLP, hinge)": _gan(True),
-            "BiGAN (DCGAN, 3 levels)": (_bigan, lambda n: None),
-            "WGAN (segment generator, clipping)": (_segment_wgan, lambda n: None)}
+            "BiGAN (DCGAN, 3 levels)": (_bigan, lambda n: None, _gan_loss),
+            "WGAN (segment generator, clipping)": (_segment_wgan, lambda n: None, _gan_loss),
+            "FlowMatching (MLP, 3 levels)": (_flow_matching(SHAPE, 3), lambda n: None, _trainable_loss),
+            "FlowMatching (class-conditional, plane)": (_flow_matching((2,), None, 3), lambda n: torch.arange(n) % 3,
+                                                        _trainable_loss),
+            "ScoreModel (denoising)": (_score_model("denoising"), lambda n: None, _trainable_loss),
+            "ScoreModel (sliced)": (_score_model("sliced"), lambda n: None, _trainable_loss),
+            "GLO (DCGAN generator, 3 levels)": (_glo, lambda n: None, _glo_loss)}
 
 
 @pytest.mark.parametrize("name", SAMPLERS)
 def test_sampler_state_round_trip_randomness_and_mode(name):
-    make, context = SAMPLERS[name]
+    make, context, _ = SAMPLERS[name]
     model, other = make(0), make(1)
     generator = lambda seed=5: torch.Generator().manual_seed(seed)  # noqa: E731
     assert not torch.equal(model.sample(9, generator(), context=context(9)), other.sample(9, generator(), context=context(9)))
@@ -279,6 +356,7 @@ def test_sampler_state_round_trip_randomness_and_mode(name):
     first = model.sample(9, generator(), context=context(9))
     torch.manual_seed(2)                                           # the global generator must not matter
     assert torch.equal(model.sample(9, generator(), context=context(9)), first)
+    assert not torch.equal(model.sample(9, generator(6), context=context(9)), first)
     model.train()
     seen = _spy(model, "_sample")
     assert not model.sample(3, context=context(3)).requires_grad and seen == [(False, False)]
@@ -288,15 +366,13 @@ def test_sampler_state_round_trip_randomness_and_mode(name):
 @pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("name", SAMPLERS)
 def test_sampler_stays_on_its_device(name, device):
-    make, context = SAMPLERS[name]
-    examples = make(0).sample(4, context=context(4))               # data, on the CPU
-    model = make(0).to(device)
-    real = model.prepare(model.check_input(examples))
+    make, context, loss_of = SAMPLERS[name]
+    examples = make(0).sample(4, context=context(4)).cpu()         # data, on the CPU
+    model = make(0).to(device).train()
     guard = SingleDeviceMode()
     with guard:
         outputs = [model.sample(3, context=context(3)), model.sample(3, torch.Generator().manual_seed(0), context=context(3))]
-        loss = (model._discriminator_loss(real, model.check_context(context(4), 4), None)
-                + model._generator_loss(real, model.check_context(context(4), 4), None))
+        loss = loss_of(model, examples, context(4))
         loss.backward()
         outputs.append(loss)
     assert guard.operations > 0
@@ -579,8 +655,12 @@ def test_protocol_rejects_bad_input_with_messages_that_name_it(name):
         with pytest.raises(ValueError, match="is unconditional; pass no context"):
             model.log_prob(x, context=torch.zeros(len(x), dtype=torch.long))
     else:
-        with pytest.raises(ValueError, match=r"class-conditional \(3 classes\): pass context=labels of shape \(6,\)"):
-            model.log_prob(x)
+        if case.optional_context:   # no labels: the "no label" token, what label dropout trained
+            unlabelled = model._log_prob(x, torch.full((len(x),), 3), torch.Generator().manual_seed(0))
+            assert torch.equal(_log_prob(model, x), unlabelled)
+        else:
+            with pytest.raises(ValueError, match=r"class-conditional \(3 classes\): pass context=labels of shape \(6,\)"):
+                model.log_prob(x)
         with pytest.raises(ValueError, match=r"context must hold class labels in \[0, 2\]"):
             model.log_prob(x, context=torch.full((len(x),), 3))
         with pytest.raises(TypeError, match="context must hold integer class labels"):

@@ -375,3 +375,108 @@ def test_parallel_lines_explorer_moves_the_segment_and_its_coupling():
 def test_parallel_lines_explorer_rejects_bad_input(kwargs, error, match):
     with pytest.raises(error, match=match):
         widgets.ParallelLinesExplorer(**kwargs)
+
+
+# --- chapter 08: Langevin and the reverse process ----------------------------------------------------------
+
+
+def _particles(fig, n):
+    """The offsets of the scatter of n particles in the figure's first axes."""
+    found = [c.get_offsets() for c in fig.axes[0].collections if np.shape(c.get_offsets()) == (n, 2)]
+    assert len(found) == 1
+    return np.asarray(found[0])
+
+
+def test_langevin_explorer_recomputes_the_run_when_the_step_size_changes():
+    from course_lib.models import langevin
+
+    score = lambda x: -x  # noqa: E731
+    start = torch.randn(50, 2, generator=torch.Generator().manual_seed(0)) * 3
+    explorer = widgets.LangevinExplorer(score, start, log_density=lambda x: -0.5 * (x ** 2).sum(1), max_steps=40,
+                                        step_size=0.01, seed=3)
+    run = langevin(score, start, 0.01, 40, torch.Generator().manual_seed(3))
+    assert len(explorer.trajectory) == 41
+    assert np.allclose(_particles(explorer.figure, 50), run[40].numpy())       # the slider starts at the last step
+    assert "step 40" in explorer.figure.axes[0].get_title() and "ε = 0.01" in explorer.figure.axes[0].get_title()
+    explorer.steps_slider.value = 10
+    assert np.allclose(_particles(explorer.figure, 50), run[10].numpy())        # the state at that step
+    assert "step 10" in explorer.figure.axes[0].get_title()
+    explorer.steps_slider.value = 0
+    assert np.allclose(_particles(explorer.figure, 50), start.numpy())
+    before = explorer.trajectory
+    explorer.step_slider.value = 0.1
+    assert explorer.trajectory is not before                                     # a new run at the new ε
+    faster = langevin(score, start, 0.1, 40, torch.Generator().manual_seed(3))
+    explorer.steps_slider.value = 40
+    assert np.allclose(_particles(explorer.figure, 50), faster[40].numpy())
+    assert not np.allclose(faster[40].numpy(), run[40].numpy())
+    assert "ε = 0.1" in explorer.figure.axes[0].get_title()
+    again = explorer.trajectory
+    explorer.steps_slider.value = 20
+    assert explorer.trajectory is again                                          # the same ε: the cached run
+
+
+@pytest.mark.parametrize("call, error, message", [
+    (lambda: widgets.LangevinExplorer("score", torch.zeros(5, 2)), TypeError, "score must be callable, got str"),
+    (lambda: widgets.LangevinExplorer(lambda x: -x, torch.zeros(5, 3)), ValueError, "start must have last dimension 2"),
+    (lambda: widgets.LangevinExplorer(lambda x: -x, torch.zeros(5)), ValueError, "start must have 2 dimensions"),
+    (lambda: widgets.LangevinExplorer(lambda x: -x, torch.zeros(5, 2), max_steps=0), ValueError, "max_steps must be ≥ 1"),
+    (lambda: widgets.LangevinExplorer(lambda x: -x, torch.zeros(5, 2), step_size=0.0), ValueError,
+     "step_size must be finite and > 0"),
+    (lambda: widgets.LangevinExplorer(lambda x: -x, torch.zeros(5, 2), seed=-1), ValueError, "seed must be ≥ 0"),
+    (lambda: widgets.LangevinExplorer(lambda x: -x, torch.zeros(5, 2), limit=-1.0), ValueError, "limit must be finite and > 0"),
+    (lambda: widgets.langevin_figure([], 0), ValueError, "trajectory must hold at least one state"),
+    (lambda: widgets.langevin_figure([torch.zeros(3, 2)] * 3, 3), ValueError, r"step must be a step in \[0, 2\], got 3"),
+    (lambda: widgets.langevin_figure([torch.zeros(3, 2)] * 3, 1.0), TypeError, "step must be an int"),
+])
+def test_langevin_widgets_reject_bad_input(call, error, message):
+    with pytest.raises(error, match=message):
+        call()
+
+
+def _reverse_run():
+    from course_lib.models import DDPM
+    from course_lib.nn import MLPDenoiser
+
+    torch.manual_seed(0)
+    net = MLPDenoiser((1, 4, 4), hidden=8, blocks=1, embedding=8)
+    with torch.no_grad():
+        net.output.weight.normal_(0, 0.5)
+    return DDPM(net, shape=(1, 4, 4), levels=5, steps=4).reverse_process(3, torch.Generator().manual_seed(0))
+
+
+def _tile(fig, axis, k, nrow=2, side=4):
+    r, c = divmod(k, nrow)
+    return np.asarray(fig.axes[axis].images[0].get_array())[r * (side + 1):r * (side + 1) + side,
+                                                             c * (side + 1):c * (side + 1) + side]
+
+
+def test_reverse_process_explorer_scrubs_through_the_run():
+    times, states, predictions = _reverse_run()
+    assert times == [4, 3, 2, 1, 0]
+    explorer = widgets.ReverseProcessExplorer(times, states, predictions, levels=5, nrow=2)
+    assert explorer.label.value == "t = 4 (of 4)" and "t = 4" in explorer.figure.axes[0].get_title()
+    first = _tile(explorer.figure, 0, 1).copy()
+    assert np.allclose(first, ((states[0][1, 0].clamp(-1, 1) + 1) / 2).numpy())   # [−1, 1] shown on [0, 1]
+    explorer.slider.value = 2
+    assert explorer.label.value == "t = 2 (of 4)" and "t = 2" in explorer.figure.axes[0].get_title()
+    assert np.allclose(_tile(explorer.figure, 0, 1), ((states[2][1, 0].clamp(-1, 1) + 1) / 2).numpy())
+    assert np.allclose(_tile(explorer.figure, 1, 2), ((predictions[2][2, 0].clamp(-1, 1) + 1) / 2).numpy())
+    assert not np.allclose(_tile(explorer.figure, 0, 1), first)
+    explorer.slider.value = 4                                   # the samples: grey levels / (levels − 1)
+    assert explorer.label.value == "t = 0 (of 4)"
+    assert np.allclose(_tile(explorer.figure, 0, 0), (states[4][0, 0] / 4).numpy())
+
+
+@pytest.mark.parametrize("call, error, message", [
+    (lambda: widgets.ReverseProcessExplorer([4, 0], [torch.zeros(2, 1, 4, 4)], [torch.zeros(2, 1, 4, 4)] * 2),
+     ValueError, "times, states and predictions must be non-empty lists of the same length"),
+    (lambda: widgets.ReverseProcessExplorer([], [], []), ValueError, "must be non-empty lists"),
+    (lambda: widgets.ReverseProcessExplorer([0], [torch.zeros(2, 1, 4, 4)], [torch.zeros(2, 1, 4, 4)], nrow=0),
+     ValueError, "nrow must be ≥ 1"),
+    (lambda: widgets.reverse_process_figure([0], [torch.zeros(2, 1, 4, 4)], [torch.zeros(2, 1, 4, 4)], 1),
+     ValueError, r"index must be a recorded step in \[0, 0\], got 1"),
+])
+def test_reverse_process_widgets_reject_bad_input(call, error, message):
+    with pytest.raises(error, match=message):
+        call()

@@ -28,12 +28,13 @@ f(x, t, ∅); sampling with (1 + w) f(x, t, c) − w f(x, t, ∅) trades diversi
 from __future__ import annotations
 
 import math
+import numbers
 
 import torch
 from torch import nn
 
 from .. import randomness
-from ..validation import as_float_tensor, as_level_images, finite_float, positive_int
+from ..validation import as_float_tensor, as_level_images, finite_float, generator_or_none, positive_int
 from .base import DensityModel, TrainableSampler, evaluation_mode
 
 
@@ -146,6 +147,8 @@ class DDPM(_Denoising, DensityModel):
     def __init__(self, network: nn.Module, shape=(1, 8, 8), levels: int | None = 17, steps: int = 100,
                  schedule: str = "cosine", label_dropout: float = 0.1):
         super().__init__(network, shape, levels, label_dropout)
+        if schedule not in ("linear", "cosine"):
+            raise ValueError(f"schedule must be 'linear' or 'cosine', got {schedule!r}")
         betas = noise_schedule(steps, schedule)
         self.steps = len(betas)
         alpha_bar = torch.cumprod(1 - betas, 0)
@@ -166,6 +169,8 @@ class DDPM(_Denoising, DensityModel):
         return at(self.alpha_bar).sqrt() * y0 + (1 - at(self.alpha_bar)).sqrt() * noise
 
     def _check_times(self, t, n: int, name: str = "t") -> torch.Tensor:
+        if not isinstance(t, (numbers.Integral, torch.Tensor)):
+            raise TypeError(f"{name} must be an int or a tensor of integer steps, got {type(t).__name__}")
         t = torch.as_tensor(t)
         if t.ndim == 0:
             t = t.expand(n)
@@ -178,6 +183,7 @@ class DDPM(_Denoising, DensityModel):
     def diffuse(self, y0, t, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Samples of q(x_t | x_0 = y0): (x_t, ε) with x_t = √ᾱ_t y0 + √(1−ᾱ_t) ε, for points y0 (B, *shape)
         in the model's space ([−1, 1] for images) and steps t (an int or (B,) ints in 1..T)."""
+        generator_or_none(generator)
         y0 = as_float_tensor(y0, "y0").to(self.device)
         if tuple(y0.shape[1:]) != self.shape:
             raise ValueError(f"y0 must have shape (B, {', '.join(map(str, self.shape))}), got {tuple(y0.shape)}")
@@ -204,6 +210,7 @@ class DDPM(_Denoising, DensityModel):
         t − 1 (t = 1 … T) holds L_{t−1}, i.e. −log N(y0; μ_θ(x_1, 1), β_1 I) for t = 1 and
         KL(q(x_{t−1} | x_t, y0) ‖ p_θ(x_{t−1} | x_t)) for t ≥ 2 (one draw of x_t each); the last column is
         L_T = KL(q(x_T | y0) ‖ N(0, I)). For images y0 is the data dequantized and scaled (one draw)."""
+        generator_or_none(generator)
         x = self.check_input(x)
         context = self.check_context(context, len(x))
         with torch.no_grad():
@@ -236,6 +243,7 @@ class DDPM(_Denoising, DensityModel):
     def log_prob(self, x, *, context=None, generator: torch.Generator | None = None) -> torch.Tensor:
         """Minus the variational bound (B,), nats: a lower bound on log P(x) (for images, on the discrete
         levels: the dequantization bound included), estimated with one noise draw per step."""
+        generator_or_none(generator)
         x = self.check_input(x)
         return self._log_prob(x, self.check_context(context, len(x)), generator)
 
@@ -256,8 +264,9 @@ class DDPM(_Denoising, DensityModel):
         """n samples (n, *shape). ``method``: ``"ancestral"`` (the T steps of p(x_{t−1} | x_t)) or ``"ddim"``
         (deterministic, ``steps`` ≤ T evaluations, default T). ``guidance`` w ≥ 0: classifier-free guidance
         (a class-conditional network; 2 network evaluations per step when w > 0)."""
-        return self.reverse_process(n, generator, context=context, method=method, steps=steps,
-                                    guidance=guidance)[1][-1]
+        n, steps, guidance, context = self._reverse_options(n, generator, context, method, steps, guidance)
+        with evaluation_mode(self):
+            return self._sample(n, generator, context, method, steps, guidance)
 
     def reverse_process(self, n: int, generator: torch.Generator | None = None, *, context=None,
                         method: str = "ancestral", steps: int | None = None, guidance: float = 0.0,
@@ -265,20 +274,27 @@ class DDPM(_Denoising, DensityModel):
         """Run the reverse process and keep every ``record``-th state: (steps t, states x_t, predictions x̂_0),
         from t = T down to t = 0. States are in the model's space, except the last, which is mapped to the
         data (grey levels for images). Same arguments as ``sample``."""
-        n, record = positive_int(n, "n"), positive_int(record, "record")
+        record = positive_int(record, "record")
+        n, steps, guidance, context = self._reverse_options(n, generator, context, method, steps, guidance)
+        sampler = self._ddim if method == "ddim" else self._ancestral
+        with evaluation_mode(self):
+            return sampler(n, generator, context, steps, guidance, record)
+
+    def _reverse_options(self, n, generator, context, method, steps, guidance):
+        """The sampling arguments checked: (n, steps, guidance, context)."""
+        n = positive_int(n, "n")
+        generator_or_none(generator)
         if method not in ("ancestral", "ddim"):
             raise ValueError(f"method must be 'ancestral' or 'ddim', got {method!r}")
         steps = self.steps if steps is None else positive_int(steps, "steps")
         if steps > self.steps or (method == "ancestral" and steps != self.steps):
             raise ValueError(f"steps must be ≤ {self.steps} for DDIM and {self.steps} for ancestral sampling, got {steps}")
-        guidance = self._sampling_options(guidance)
-        context = self.check_context(context, n)
-        sampler = self._ddim if method == "ddim" else self._ancestral
-        with evaluation_mode(self):
-            return sampler(n, generator, context, steps, guidance, record)
+        return n, steps, self._sampling_options(guidance), self.check_context(context, n)
 
-    def _sample(self, n, generator, context):
-        return self._ancestral(n, generator, context, self.steps, 0.0, self.steps)[1][-1]
+    def _sample(self, n, generator, context, method="ancestral", steps=None, guidance=0.0):
+        sampler = self._ddim if method == "ddim" else self._ancestral
+        steps = self.steps if steps is None else steps
+        return sampler(n, generator, context, steps, guidance, self.steps)[1][-1]
 
     def _start_prediction(self, xt, t_int, context, guidance):
         n = len(xt)
@@ -339,18 +355,24 @@ class FlowMatching(_Denoising):
                method: str = "euler", guidance: float = 0.0) -> torch.Tensor:
         """n samples (n, *shape): the ODE from x_0 ~ N(0, I) in ``steps`` steps of ``method`` (``"euler"``: one
         network evaluation per step; ``"midpoint"``: two), with classifier-free ``guidance`` w ≥ 0."""
-        return self.trajectory(n, generator, context=context, steps=steps, method=method, guidance=guidance)[-1]
+        n, steps, guidance, context = self._flow_options(n, generator, context, steps, method, guidance)
+        with evaluation_mode(self):
+            return self._sample(n, generator, context, steps, method, guidance)
 
     def trajectory(self, n: int, generator: torch.Generator | None = None, *, context=None, steps: int = 20,
                    method: str = "euler", guidance: float = 0.0) -> list[torch.Tensor]:
         """The ODE's states at t = 0, 1/steps, …, 1 (steps + 1 tensors (n, *shape)); the last mapped to the data."""
-        n, steps = positive_int(n, "n"), positive_int(steps, "steps")
-        if method not in ("euler", "midpoint"):
-            raise ValueError(f"method must be 'euler' or 'midpoint', got {method!r}")
-        guidance = self._sampling_options(guidance)
-        context = self.check_context(context, n)
+        n, steps, guidance, context = self._flow_options(n, generator, context, steps, method, guidance)
         with evaluation_mode(self):
             return self._integrate(n, generator, context, steps, method, guidance)
+
+    def _flow_options(self, n, generator, context, steps, method, guidance):
+        """The sampling arguments checked: (n, steps, guidance, context)."""
+        n, steps = positive_int(n, "n"), positive_int(steps, "steps")
+        generator_or_none(generator)
+        if method not in ("euler", "midpoint"):
+            raise ValueError(f"method must be 'euler' or 'midpoint', got {method!r}")
+        return n, steps, self._sampling_options(guidance), self.check_context(context, n)
 
     def _integrate(self, n, generator, context, steps, method, guidance):
         x = randomness.normal((n, *self.shape), generator=generator, device=self.device)
@@ -365,8 +387,8 @@ class FlowMatching(_Denoising):
         states[-1] = self._to_data(states[-1])
         return states
 
-    def _sample(self, n, generator, context):
-        return self._integrate(n, generator, context, 20, "euler", 0.0)[-1]
+    def _sample(self, n, generator, context, steps=20, method="euler", guidance=0.0):
+        return self._integrate(n, generator, context, steps, method, guidance)[-1]
 
 
 __all__ = ["DDPM", "FlowMatching", "noise_schedule"]

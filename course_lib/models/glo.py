@@ -16,7 +16,7 @@ from torch import nn
 
 from .. import randomness
 from ..data import scale_levels
-from ..validation import as_level_images, positive_int
+from ..validation import as_level_images, positive_float, positive_int
 from .base import Sampler
 
 
@@ -40,7 +40,8 @@ class GLO(Sampler):
         self.register_buffer("code_scale_tril", torch.zeros(self.latent_dim, self.latent_dim))  # zero: not fitted
 
     def _check_ready(self) -> None:
-        if not bool(self.code_scale_tril.diagonal().ne(0).all()) and self.code_scale_tril.device.type != "meta":
+        # on the meta device there are no values to read: the check is skipped (shapes only)
+        if self.code_scale_tril.device.type != "meta" and not bool(self.code_scale_tril.diagonal().ne(0).all()):
             raise RuntimeError("GLO: call fit_code_distribution() after training, before sampling")
 
     def _check_index(self, index) -> torch.Tensor:
@@ -84,6 +85,7 @@ class GLO(Sampler):
 
     def fit_code_distribution(self, jitter: float = 1e-4) -> None:
         """Fit N(mean, covariance) to the learned codes, for sampling (``jitter`` added to the diagonal)."""
+        jitter = positive_float(jitter, "jitter", allow_zero=True)
         with torch.no_grad():
             codes = self.codes.detach()
             centred = codes - codes.mean(0)

@@ -146,7 +146,11 @@ class ScoreModel(TrainableSampler):
         if objective not in ("denoising", "sliced"):
             raise ValueError(f"objective must be 'denoising' or 'sliced', got {objective!r}")
         self.network, self.objective = network, objective
+        if not isinstance(shape, (tuple, list, torch.Size)) or not shape:
+            raise TypeError(f"shape must be a tuple of positive ints, got {shape!r}")
         self.shape = tuple(positive_int(s, "shape") for s in shape)
+        if isinstance(sigmas, (tuple, list)):      # the default is a tuple
+            sigmas = torch.tensor(sigmas, dtype=torch.get_default_dtype())
         sigmas = as_float_tensor(sigmas, "sigmas", ndim=1)
         if (sigmas <= 0).any() or (sigmas[1:] >= sigmas[:-1]).any():
             raise ValueError("sigmas must be positive and strictly decreasing")
@@ -195,7 +199,7 @@ class ScoreModel(TrainableSampler):
         steps = self.steps_per_level if steps_per_level is None else positive_int(steps_per_level, "steps_per_level")
         epsilon = self.step_size if step_size is None else positive_float(step_size, "step_size")
         with evaluation_mode(self):
-            return self._annealed(n, generator, steps, epsilon)
+            return self._sample(n, generator, None, steps, epsilon)
 
     def _annealed(self, n, generator, steps, epsilon):
         x = self.sigmas[0] * randomness.normal((n, *self.shape), generator=generator, device=self.device)
@@ -207,8 +211,9 @@ class ScoreModel(TrainableSampler):
                 x = x + step * self._score(x, index) + (2 * step).sqrt() * noise
         return x
 
-    def _sample(self, n, generator, context):
-        return self._annealed(n, generator, self.steps_per_level, self.step_size)
+    def _sample(self, n, generator, context, steps_per_level=None, step_size=None):
+        return self._annealed(n, generator, self.steps_per_level if steps_per_level is None else steps_per_level,
+                              self.step_size if step_size is None else step_size)
 
 
 __all__ = ["ScoreModel", "annealed_langevin", "denoising_score_matching_loss", "langevin",

@@ -21,11 +21,22 @@ from ..validation import positive_int
 
 def time_embedding(t: torch.Tensor, features: int) -> torch.Tensor:
     """Sinusoidal features of times t (B,) in [0, 1]: (B, features), sin and cos of 1000·t at geometric
-    frequencies from 1 to 1/10 000 (so t = 0.001 and t = 0.002 are told apart)."""
+    frequencies from 1 to 1/10 000 (so t = 0.001 and t = 0.002 are told apart). ``features`` must be even."""
+    if not isinstance(t, torch.Tensor) or t.ndim != 1:
+        raise ValueError(f"t must have shape (B,), one time per example, got "
+                         f"{tuple(t.shape) if isinstance(t, torch.Tensor) else type(t).__name__}")
+    features = _even(features, "features")
     half = features // 2
     frequencies = torch.exp(-math.log(10_000.0) * torch.arange(half, device=t.device, dtype=t.dtype) / half)
     angles = 1000.0 * t[:, None] * frequencies
     return torch.cat([torch.sin(angles), torch.cos(angles)], dim=1)
+
+
+def _even(value, name: str) -> int:
+    value = positive_int(value, name, minimum=2)
+    if value % 2:
+        raise ValueError(f"{name} must be even (sines and cosines in pairs), got {value}")
+    return value
 
 
 class _Conditioning(nn.Module):
@@ -33,7 +44,7 @@ class _Conditioning(nn.Module):
 
     def __init__(self, features: int, context_classes: int | None):
         super().__init__()
-        self.features = features
+        self.features = _even(features, "embedding")
         self.context_classes = positive_int(context_classes, "context_classes") if context_classes else None
         self.time = nn.Sequential(nn.Linear(features, features), nn.SiLU(), nn.Linear(features, features))
         # one more row than classes: the "no label" token of classifier-free guidance

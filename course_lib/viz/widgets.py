@@ -620,7 +620,7 @@ def reverse_process_figure(times, states, predictions, index: int, levels: int |
         for k in range(n):
             r, c = divmod(k, nrow)
             canvas[r * (side + 1):r * (side + 1) + side, c * (side + 1):c * (side + 1) + side] = images[k, 0]
-        ax.imshow(canvas, cmap="gray", vmin=0, vmax=1)
+        ax.imshow(canvas.numpy(), cmap="gray_r", vmin=0, vmax=1)
         ax.set(title=title, xticks=[], yticks=[])
     fig.tight_layout()
     return fig
