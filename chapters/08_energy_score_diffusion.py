@@ -776,7 +776,7 @@ glo_steps = minimize(glo, glo_objective, steps=1500, lr=3e-3, after_step=glo.pro
 glo.fit_code_distribution()
 scaled_train = data.scale_levels(train_images, levels).reshape(len(train_images), -1)
 with torch.no_grad():
-    glo_error = ((glo.decode(glo.codes) - data.scale_levels(train_images, levels)) ** 2).reshape(len(train_images), -1).sum(1).mean().item()
+    glo_error = glo.loss(torch.arange(len(train_images)), train_images).item()   # the training objective, all images
 centred = scaled_train - scaled_train.mean(0)
 _, _, components = torch.linalg.svd(centred, full_matrices=False)
 pca_error = ((centred - centred @ components[:16].T @ components[:16]) ** 2).sum(1).mean().item()

@@ -78,12 +78,20 @@ def annealed_langevin(score: Callable, x, sigmas, steps_per_level: int, step_siz
     steps_per_level = positive_int(steps_per_level, "steps_per_level")
     step_size = positive_float(step_size, "step_size")
     generator_or_none(generator)
+    values = sigmas.tolist()
     with torch.no_grad():
-        for sigma in sigmas.tolist():
-            epsilon = step_size * sigma ** 2 / sigmas[-1].item() ** 2
-            for _ in range(steps_per_level):
-                noise = randomness.normal(x.shape, generator=generator, device=x.device, dtype=x.dtype)
-                x = x + epsilon * _score_of(score, x, sigma) + math.sqrt(2 * epsilon) * noise
+        return _annealed_langevin(lambda y, level: _score_of(score, y, values[level]), x, sigmas, steps_per_level,
+                                  step_size, generator)
+
+
+def _annealed_langevin(score_at_level, x, sigmas, steps_per_level, step_size, generator):
+    """The annealed loop, unchecked: ``score_at_level(x, level)`` is the score at ``sigmas[level]`` (a tensor on
+    any device: the steps are computed as tensors, so no value is read back)."""
+    for level in range(len(sigmas)):
+        epsilon = step_size * (sigmas[level] / sigmas[-1]) ** 2
+        for _ in range(steps_per_level):
+            noise = randomness.normal(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+            x = x + epsilon * score_at_level(x, level) + (2 * epsilon).sqrt() * noise
     return x
 
 
@@ -203,13 +211,9 @@ class ScoreModel(TrainableSampler):
 
     def _annealed(self, n, generator, steps, epsilon):
         x = self.sigmas[0] * randomness.normal((n, *self.shape), generator=generator, device=self.device)
-        for level in range(len(self.sigmas)):
-            index = torch.full((n,), level, device=self.device, dtype=torch.long)
-            step = epsilon * (self.sigmas[level] / self.sigmas[-1]) ** 2
-            for _ in range(steps):
-                noise = randomness.normal(x.shape, generator=generator, device=self.device, dtype=x.dtype)
-                x = x + step * self._score(x, index) + (2 * step).sqrt() * noise
-        return x
+        return _annealed_langevin(
+            lambda y, level: self._score(y, torch.full((n,), level, device=self.device, dtype=torch.long)),
+            x, self.sigmas, steps, epsilon, generator)
 
     def _sample(self, n, generator, context, steps_per_level=None, step_size=None):
         return self._annealed(n, generator, self.steps_per_level if steps_per_level is None else steps_per_level,
