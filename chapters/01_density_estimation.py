@@ -251,7 +251,7 @@ def gaussian_log_likelihood(x, mean, scale_tril):
 
 
 # %% tags=["check"]
-mean_hat, cov_hat = exercises.call(2, gaussian_mle, x_gauss)
+mean_hat, cov_hat = exercises.call(2, gaussian_mle, x_gauss, returns=2)
 mean_var = mean_hat.clone().requires_grad_(True)
 tril_var = torch.linalg.cholesky(cov_hat).requires_grad_(True)
 grad_mean, grad_tril = torch.autograd.grad(gaussian_log_likelihood(x_gauss, mean_var, tril_var), (mean_var, tril_var))
@@ -575,3 +575,9 @@ Markdown(leaderboard.table(DATASET))
 # - Theis, L., van den Oord, A., & Bethge, M. (2016). A note on the evaluation of generative models.
 # - Nalisnick, E., et al. (2019). Do deep generative models know what they don't know?
 # - Tomczak, J. M. (2022). *Deep Generative Modeling*.
+
+
+# %% tags=["check"]
+# Every check run in this session: "all passed", or the list of those that failed. Stuck on one exercise?
+# Run `exercises.keep_going()` once: a failed check then prints a red ✘ and "Run All" goes on to the end.
+exercises.report()

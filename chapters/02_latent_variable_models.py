@@ -123,13 +123,13 @@ def e_step(x, weights, means, covs):
 
 # %% tags=["check"]
 x_check = data.three_clusters(300, generator=torch.Generator().manual_seed(5))
-log_resp, mean_ll = exercises.call(1, e_step, x_check, true_weights, true_means, true_covs)
+log_resp, mean_ll = exercises.call(1, e_step, x_check, true_weights, true_means, true_covs, returns=2)
 component_pdf = np.stack([stats.multivariate_normal(m.numpy(), c.numpy()).pdf(x_check.numpy())
                           for m, c in zip(true_means, true_covs)], 1) * true_weights.numpy()
 exercises.expect_close("responsibilities (compared with SciPy densities and Bayes' rule)", log_resp.exp(),
                        component_pdf / component_pdf.sum(1, keepdims=True), exercise=1, rtol=1e-6)
 exercises.expect_close("mean log-likelihood", mean_ll, np.log(component_pdf.sum(1)).mean(), exercise=1, rtol=1e-8)
-far_resp, far_ll = exercises.call(1, e_step, torch.tensor([[60.0, 60.0]]), true_weights, true_means, true_covs)
+far_resp, far_ll = exercises.call(1, e_step, torch.tensor([[60.0, 60.0]]), true_weights, true_means, true_covs, returns=2)
 exercises.expect_true("finite responsibilities that sum to 1 for a point far from every component",
                       bool(torch.isfinite(far_resp).all() and abs(far_resp.exp().sum().item() - 1) < 1e-9),
                       exercise=1, hint="normalise log π_k + log N(...) with torch.logsumexp, not with exp then sum")
@@ -138,7 +138,9 @@ exercises.expect_true("finite responsibilities that sum to 1 for a point far fro
 # ### Exercise 2 — the M-step
 # Write `m_step(x, resp)`: given responsibilities `resp` (N, K) (probabilities, not logs), return the
 # weights (K,), means (K, D) and full covariances (K, D, D) that maximise the expected complete-data
-# log-likelihood (the formulas above).
+# log-likelihood (the formulas above). Conventions the check relies on: the covariances are the
+# weighted maximum-likelihood ones, divided by $N_k = \sum_n r_{nk}$ (not $N_k - 1$), with nothing added
+# to the diagonal.
 
 # %%
 def m_step(x, resp):
@@ -154,7 +156,7 @@ def m_step(x, resp):
 
 # %% tags=["check"]
 resp_check = torch.softmax(torch.randn(300, 3, generator=torch.Generator().manual_seed(6)), dim=1)
-new_weights, new_means, new_covs = exercises.call(2, m_step, x_check, resp_check)
+new_weights, new_means, new_covs = exercises.call(2, m_step, x_check, resp_check, returns=3)
 ref_weights, ref_means, ref_covs = mixtures.m_step(x_check, resp_check, "full", reg_covar=0.0)
 exercises.expect_close("weights", new_weights, ref_weights, exercise=2)
 exercises.expect_close("means", new_means, ref_means, exercise=2)
@@ -210,7 +212,10 @@ EMStepper(x_em, components=(2, 3, 4, 5, 6), n_components=3, max_iter=40)
 #
 # ### Exercise 3 — one k-means step
 # Write `kmeans_step(x, centers)`: assign every point to its nearest centre (labels of shape `(N,)`),
-# then return the new centres `(K, D)` (the mean of each cluster) and the labels.
+# then return the new centres `(K, D)` (the mean of each cluster) and the labels. Conventions the
+# check relies on: the labels are those of the *given* centres (assignment comes first, as in Lloyd's
+# step), numbered as the rows of `centers`; the check's start leaves no cluster empty, so you need not
+# handle that case (scikit-learn would move an empty cluster's centre to a distant point).
 
 # %%
 def kmeans_step(x, centers):
@@ -224,7 +229,7 @@ def kmeans_step(x, centers):
 
 # %% tags=["check"]
 start = x_em[[0, 1, 2]]
-centers_1, labels_1 = exercises.call(3, kmeans_step, x_em, start)
+centers_1, labels_1 = exercises.call(3, kmeans_step, x_em, start, returns=2)
 sklearn_step = KMeans(3, init=start.numpy(), n_init=1, max_iter=1).fit(x_em.numpy())
 exercises.expect_close("centres after one step (scikit-learn's KMeans, max_iter=1)", centers_1,
                        sklearn_step.cluster_centers_, exercise=3, rtol=1e-6)
@@ -265,7 +270,9 @@ ax.set(xlabel="shared σ", ylabel="mean of max_k r_nk", title="Responsibilities 
 #
 # ### Exercise 4 — PPCA in closed form
 # Write `ppca_closed_form(x, q)` returning `(w, mu, sigma2)`: `w` of shape `(D, q)`, `mu` of shape
-# `(D,)`, `sigma2` a float. `torch.linalg.eigh` returns eigenvalues in *ascending* order.
+# `(D,)`, `sigma2` a float. `torch.linalg.eigh` returns eigenvalues in *ascending* order. Use the
+# maximum-likelihood sample covariance $\mathbf S$ above, divided by $N$ (`torch.cov` divides by $N - 1$
+# unless told otherwise).
 
 # %%
 def ppca_closed_form(x, q):
@@ -283,7 +290,7 @@ def ppca_closed_form(x, q):
 
 # %% tags=["check"]
 x_ppca = torch.randn(500, 6, generator=torch.Generator().manual_seed(7)) @ torch.randn(6, 6, generator=torch.Generator().manual_seed(8))
-w_s, mu_s, sigma2_s = exercises.call(4, ppca_closed_form, x_ppca, 2)
+w_s, mu_s, sigma2_s = exercises.call(4, ppca_closed_form, x_ppca, 2, returns=3)
 spectrum = np.sort(np.linalg.eigvalsh(np.cov(x_ppca.numpy().T, bias=True)))[::-1]
 exercises.expect_close("σ² = mean of the discarded eigenvalues", sigma2_s, spectrum[2:].mean(), exercise=4, rtol=1e-8)
 reference = PPCA.fit(x_ppca, 2)
@@ -587,3 +594,9 @@ exercises.expect_close("importance weights with the true posterior are all exact
 # - Tipping, M. E., & Bishop, C. M. (1999). Probabilistic principal component analysis.
 # - Bishop, C. M. (2006). *Pattern Recognition and Machine Learning*, ch. 9 and §12.2.
 # - Kingma, D. P., & Welling, M. (2014). Auto-encoding variational Bayes.
+
+
+# %% tags=["check"]
+# Every check run in this session: "all passed", or the list of those that failed. Stuck on one exercise?
+# Run `exercises.keep_going()` once: a failed check then prints a red ✘ and "Run All" goes on to the end.
+exercises.report()

@@ -460,3 +460,9 @@ display(Markdown("| model (binarized digits) | test NLL (nats/image) |\n|---|---
 # - van den Oord, A., et al. (2016). WaveNet: a generative model for raw audio.
 # - Salimans, T., Karpathy, A., Chen, X., & Kingma, D. P. (2017). PixelCNN++.
 # - Reed, S., et al. (2017). Parallel multiscale autoregressive density estimation.
+
+
+# %% tags=["check"]
+# Every check run in this session: "all passed", or the list of those that failed. Stuck on one exercise?
+# Run `exercises.keep_going()` once: a failed check then prints a red ✘ and "Run All" goes on to the end.
+exercises.report()

@@ -579,3 +579,9 @@ exercises.expect_true("a strong β collapses latent units (fewer active units at
 # - Higgins, I., et al. (2017). β-VAE: learning basic visual concepts with a constrained variational framework.
 # - Bowman, S. R., et al. (2016). Generating sentences from a continuous space (posterior collapse).
 # - Tomczak, J. M. (2022). *Deep Generative Modeling*, ch. 4.
+
+
+# %% tags=["check"]
+# Every check run in this session: "all passed", or the list of those that failed. Stuck on one exercise?
+# Run `exercises.keep_going()` once: a failed check then prints a red ✘ and "Run All" goes on to the end.
+exercises.report()

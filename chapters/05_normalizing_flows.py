@@ -343,7 +343,7 @@ def coupling_net(kept):
 
 
 x_coupling = torch.randn(4, 5, generator=torch.Generator().manual_seed(7))
-y_student, logdet_student = exercises.call(2, affine_coupling_forward, x_coupling, coupling_mask, coupling_net)
+y_student, logdet_student = exercises.call(2, affine_coupling_forward, x_coupling, coupling_mask, coupling_net, returns=2)
 s_ref, t_ref = coupling_net(x_coupling * coupling_mask)
 exercises.expect_close("y = m⊙x + (1−m)⊙(x⊙exp(s) + t)", y_student,
                        coupling_mask * x_coupling + (1 - coupling_mask) * (x_coupling * s_ref.exp() + t_ref), exercise=2)
@@ -383,7 +383,7 @@ def net_3(kept):
 x_3 = torch.randn(6, 5, generator=torch.Generator().manual_seed(9))
 s_3, t_3 = net_3(x_3 * mask_3)
 y_3 = mask_3 * x_3 + (1 - mask_3) * (x_3 * s_3.exp() + t_3)          # the forward pass, as defined above
-x_back, logdet_back = exercises.call(3, affine_coupling_inverse, y_3, mask_3, net_3)
+x_back, logdet_back = exercises.call(3, affine_coupling_inverse, y_3, mask_3, net_3, returns=2)
 exercises.expect_close("inverse(forward(x)) = x", x_back, x_3, exercise=3, rtol=1e-5, atol=1e-6)
 forward_logdet_3 = torch.stack([torch.linalg.slogdet(torch.autograd.functional.jacobian(
     lambda row: mask_3 * row + (1 - mask_3) * (row * net_3(row * mask_3)[0].exp() + net_3(row * mask_3)[1]), row))[1]
@@ -822,3 +822,9 @@ exercises.expect_true("the flow leaves mass between the modes, where the data ha
 # - Hyvärinen, A., & Pajunen, P. (1999). Nonlinear independent component analysis: existence and uniqueness results.
 # - Papamakarios, G., Nalisnick, E., Rezende, D. J., Mohamed, S., & Lakshminarayanan, B. (2021). Normalizing
 #   flows for probabilistic modeling and inference.
+
+
+# %% tags=["check"]
+# Every check run in this session: "all passed", or the list of those that failed. Stuck on one exercise?
+# Run `exercises.keep_going()` once: a failed check then prints a red ✘ and "Run All" goes on to the end.
+exercises.report()

@@ -364,16 +364,16 @@ exercises.expect_true("samples of the data themselves: 8 modes covered, ≈ 99 %
                       exercises.call(3, mode_coverage, on_modes, centres_check, 0.02)[0] == 8
                       and exercises.call(3, mode_coverage, on_modes, centres_check, 0.02)[1] > 0.98, exercise=3)
 collapsed = centres_check[[0]] + 0.01 * torch.randn(2500, 2, generator=torch.Generator().manual_seed(4))
-covered_check, quality_check = exercises.call(3, mode_coverage, collapsed, centres_check, 0.02)
+covered_check, quality_check = exercises.call(3, mode_coverage, collapsed, centres_check, 0.02, returns=2)
 exercises.expect_true("all samples on one mode: 1 mode covered, all of high quality",
                       covered_check == 1 and abs(quality_check - 1.0) < 1e-6, exercise=3)
 sparse = torch.cat([centres_check.repeat_interleave(torch.tensor([400] * 7 + [10]), dim=0),
                     torch.zeros(100, 2)])               # 10 of 2 910 on the last mode: < 1 %
-covered_check, quality_check = exercises.call(3, mode_coverage, sparse, centres_check, 0.02)
+covered_check, quality_check = exercises.call(3, mode_coverage, sparse, centres_check, 0.02, returns=2)
 exercises.expect_true("a mode with fewer than 1 % of the samples is not covered; points at the origin are far from every mode",
                       covered_check == 7 and abs(quality_check - 2810 / 2910) < 1e-6, exercise=3)
 near_misses = centres_check.repeat_interleave(300, dim=0) + torch.tensor([0.1, 0.0]) * (torch.arange(2400) >= 1200)[:, None]
-covered_check, quality_check = exercises.call(3, mode_coverage, near_misses, centres_check, 0.02)
+covered_check, quality_check = exercises.call(3, mode_coverage, near_misses, centres_check, 0.02, returns=2)
 exercises.expect_true("samples 5σ away from a mode do not cover it (4 of 8 modes missed by 5σ: 4 covered, half of high quality)",
                       covered_check == 4 and abs(quality_check - 0.5) < 1e-6, exercise=3)
 for seed_check in range(3):
@@ -675,17 +675,17 @@ def power_iteration(W, u, iterations=1):
 # %% tags=["check"]
 W_check = torch.randn(7, 12, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
 u_check = torch.randn(7, generator=torch.Generator().manual_seed(6), dtype=torch.float64)
-sigma_student, _ = exercises.call(4, power_iteration, W_check, u_check, 200)
+sigma_student, _ = exercises.call(4, power_iteration, W_check, u_check, 200, returns=2)
 exercises.expect_close("converges to the largest singular value (torch.linalg.matrix_norm, ord=2)", sigma_student,
                        torch.linalg.matrix_norm(W_check, ord=2), exercise=4, rtol=1e-6)
 for steps_check in (1, 3):
     sigma_ref, u_ref, _ = spectral.power_iteration(W_check, u_check, steps_check)
-    sigma_s, u_s = exercises.call(4, power_iteration, W_check, u_check, steps_check)
+    sigma_s, u_s = exercises.call(4, power_iteration, W_check, u_check, steps_check, returns=2)
     exercises.expect_close(f"{steps_check} step(s) from the same u match Algorithm 1 (σ and u)",
                            torch.cat([sigma_s.reshape(1), u_s]), torch.cat([sigma_ref.reshape(1), u_ref]), exercise=4,
                            rtol=1e-6)
 big = 1e3 * W_check                                   # σ scales with W; u stays a unit vector
-sigma_big, u_big = exercises.call(4, power_iteration, big, u_check, 200)
+sigma_big, u_big = exercises.call(4, power_iteration, big, u_check, 200, returns=2)
 exercises.expect_close("σ(1000 W) = 1000 σ(W), with u of unit length", torch.stack([sigma_big / 1e3, u_big.norm()]),
                        torch.stack([torch.linalg.matrix_norm(W_check, ord=2), torch.tensor(1.0, dtype=torch.float64)]),
                        exercise=4, rtol=1e-6)
@@ -906,3 +906,9 @@ exercises.expect_true("linear classifiers on 16 BiGAN features and on the pixels
 
 # %%
 print(f"chapter run time: {time.perf_counter() - chapter_started:.0f} s")
+
+
+# %% tags=["check"]
+# Every check run in this session: "all passed", or the list of those that failed. Stuck on one exercise?
+# Run `exercises.keep_going()` once: a failed check then prints a red ✘ and "Run All" goes on to the end.
+exercises.report()

@@ -863,3 +863,9 @@ display(Markdown(leaderboard.table(DATASET)))
 
 # %%
 print(f"chapter run time: {time.perf_counter() - chapter_started:.0f} s")
+
+
+# %% tags=["check"]
+# Every check run in this session: "all passed", or the list of those that failed. Stuck on one exercise?
+# Run `exercises.keep_going()` once: a failed check then prints a red ✘ and "Run All" goes on to the end.
+exercises.report()

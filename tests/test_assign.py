@@ -87,3 +87,66 @@ def test_command_line_rejects_missing_chapters(tmp_path):
     result = subprocess.run([sys.executable, "-m", "course_lib.teaching.assign", "build", "--out", str(tmp_path),
                              str(tmp_path / "nope.ipynb")], capture_output=True, text=True)
     assert result.returncode != 0 and "no such chapter notebook" in result.stderr
+
+
+@pytest.mark.parametrize("marker", ["###BEGIN SOLUTION", "### begin solution", "# BEGIN SOLUTION", "## Begin Solutions",
+                                    "    ###  BEGIN  SOLUTION"])
+def test_a_near_miss_marker_fails_the_build_naming_notebook_and_cell(marker):
+    code = nbformat.v4.new_code_cell(f"def f():\n{marker}\n    return 42\n    ### END SOLUTION")
+    nb = _notebook(nbformat.v4.new_markdown_cell("### Exercise 1 — f"), code)
+    with pytest.raises(assign.BuildError, match=r"02_x.ipynb, cell 1 \(id .+\): line 2: .* looks like a solution "
+                                                r"marker but is not one"):
+        assign.student_notebook(nb, "02_x.ipynb")
+
+
+def test_a_marker_at_column_zero_inside_a_function_still_gives_a_stub_that_compiles():
+    source = "def f(x):\n### BEGIN SOLUTION\n    return x + 1\n### END SOLUTION\n"
+    nb = _notebook(nbformat.v4.new_markdown_cell("### Exercise 2 — f"), nbformat.v4.new_code_cell(source))
+    student, _ = assign.student_notebook(nb, "ch.ipynb")
+    namespace = {}
+    exec(student.cells[1].source, namespace)
+    with pytest.raises(NotImplementedError, match="Exercise 2"):
+        namespace["f"](1)
+
+
+def test_a_stub_that_does_not_compile_fails_the_build():
+    source = "def f(x):\n    y = 1\n### BEGIN SOLUTION\n### END SOLUTION\n    return y\n"
+    nb = _notebook(nbformat.v4.new_markdown_cell("### Exercise 2 — f"), nbformat.v4.new_code_cell(source))
+    with pytest.raises(assign.BuildError, match=r"ch.ipynb, cell 1 .*does not compile"):
+        assign.student_notebook(nb, "ch.ipynb")
+    # Jupyter magics are fine in a stubbed cell.
+    magic = "%matplotlib inline\ndef f():\n    ### BEGIN SOLUTION\n    return 1\n    ### END SOLUTION\n"
+    assign.student_notebook(_notebook(nbformat.v4.new_markdown_cell("### Exercise 1"), nbformat.v4.new_code_cell(magic)))
+
+
+def test_every_marker_error_names_the_notebook_and_the_cell():
+    unclosed = nbformat.v4.new_code_cell("def f():\n    ### BEGIN SOLUTION\n    return 1")
+    nb = _notebook(nbformat.v4.new_markdown_cell("### Exercise 1"), unclosed)
+    with pytest.raises(assign.BuildError, match=r"^ch.ipynb, cell 1 \(id .+\): ### BEGIN SOLUTION without ### END"):
+        assign.student_notebook(nb, "ch.ipynb")
+
+
+def test_the_build_refuses_to_write_over_the_chapters(tmp_path):
+    chapters = tmp_path / "chapters"
+    chapters.mkdir()
+    teacher = chapters / "01_x.ipynb"
+    code = nbformat.v4.new_code_cell("def f():\n    ### BEGIN SOLUTION\n    return 42\n    ### END SOLUTION")
+    nbformat.write(_notebook(nbformat.v4.new_markdown_cell("### Exercise 1"), code), teacher)
+    before = teacher.read_text()
+    for out in (chapters, chapters / ".." / "chapters"):
+        with pytest.raises(assign.BuildError, match="holds the chapters themselves"):
+            assign.build(out, [teacher])
+    assert teacher.read_text() == before and "return 42" in before
+    result = subprocess.run([sys.executable, "-m", "course_lib.teaching.assign", "build", "--out", str(chapters),
+                             str(teacher)], capture_output=True, text=True)
+    assert result.returncode == 2 and "holds the chapters themselves" in result.stderr
+    assert teacher.read_text() == before
+
+
+def test_the_build_writes_nothing_when_one_notebook_is_broken(tmp_path):
+    good, bad = tmp_path / "01_good.ipynb", tmp_path / "02_bad.ipynb"
+    nbformat.write(_notebook(nbformat.v4.new_markdown_cell("intro")), good)
+    bad.write_text("{ not json")
+    with pytest.raises(assign.BuildError, match="02_bad.ipynb: not a readable notebook"):
+        assign.build(tmp_path / "out", [good, bad])
+    assert not (tmp_path / "out").exists()

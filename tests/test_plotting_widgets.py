@@ -25,6 +25,18 @@ def test_density_heatmap_shows_the_density():
     assert image.shape == (21, 21) and image.argmax() == 21 * 10 + 10  # the peak sits at the origin
 
 
+def test_density_heatmap_evaluates_the_grid_in_batches():
+    sizes = []
+
+    def log_prob(x):
+        sizes.append(len(x))
+        return -0.5 * (x ** 2).sum(1)
+    whole = plotting.density_heatmap(log_prob, resolution=30).axes[0].images[0].get_array()
+    batched = plotting.density_heatmap(log_prob, resolution=30, batch_size=64).axes[0].images[0].get_array()
+    assert sizes[0] == 900 and max(sizes[1:]) == 64 and sum(sizes[1:]) == 900
+    assert np.array_equal(np.asarray(whole), np.asarray(batched))
+
+
 def test_scatter_draws_into_a_given_axes():
     fig = plotting.image_grid(torch.rand(4, 8, 8))
     again = plotting.scatter(torch.randn(10, 2), labels=torch.arange(10) % 2, ax=fig.axes[0])
@@ -38,6 +50,8 @@ def test_scatter_draws_into_a_given_axes():
     (lambda: plotting.density_heatmap("not a function"), TypeError, r"log_prob must be callable"),
     (lambda: plotting.density_heatmap(lambda x: x[:, 0], xlim=(1, -1)), ValueError, r"xlim must be a pair \(low, high\) with low < high"),
     (lambda: plotting.density_heatmap(lambda x: x[:, 0] * float("nan")), ValueError, r"log_prob returned NaN on the grid"),
+    (lambda: plotting.density_heatmap(lambda x: x, resolution=4), ValueError, r"log_prob must return one value per point, shape \(16,\), got \(16, 2\)"),
+    (lambda: plotting.density_heatmap(lambda x: x[:, 0], batch_size=0), ValueError, r"batch_size must be ≥ 1"),
     (lambda: plotting.scatter(torch.randn(5, 3)), ValueError, r"points must have last dimension 2"),
     (lambda: plotting.scatter(torch.randn(5, 2), labels=torch.zeros(4)), ValueError, r"labels must have shape \(5,\)"),
     (lambda: plotting.scatter(torch.randn(5, 2), ax="axes"), TypeError, r"ax must be a matplotlib Axes or None"),

@@ -75,6 +75,9 @@ def test_chapter_follows_the_conventions(source):
     for needle in ("Learning objectives", "seed_everything(0)", 'DATASET = "digits"', "## Summary", "## References",
                    'tags=["check"]'):
         assert needle in text, f"{source.name}: missing {needle!r}"
+    last_code = text.rsplit("# %%", 1)[1]
+    assert last_code.startswith(' tags=["check"]') and "exercises.report()" in last_code, (
+        f"{source.name}: the last cell must be the check cell that runs exercises.report() (the session's summary)")
 
 
 def _requirements():

@@ -55,22 +55,32 @@ def image_grid(images, nrow: int | None = None, levels: int | None = None, title
 
 def density_heatmap(log_prob: Callable[[torch.Tensor], torch.Tensor], xlim=(-3.0, 3.0), ylim=(-3.0, 3.0),
                     resolution: int = 150, title: str | None = None, ax=None, samples=None,
-                    log_scale: bool = False) -> Figure:
+                    log_scale: bool = False, batch_size: int = 2048) -> Figure:
     """Heatmap of p(x) = exp(log_prob(x)) on a grid over ``xlim`` × ``ylim`` (log p with ``log_scale``).
 
-    ``log_prob`` maps a (M, 2) tensor to M log-densities in nats. ``samples`` (n, 2) are overlaid.
+    ``log_prob`` maps a (M, 2) tensor to M log-densities in nats; it is called on at most ``batch_size``
+    grid points at a time, so a Monte Carlo density over thousands of samples stays small in memory.
+    ``samples`` (n, 2) are overlaid.
     """
     if not callable(log_prob):
         raise TypeError(f"log_prob must be callable, got {type(log_prob).__name__}")
     resolution = positive_int(resolution, "resolution", minimum=2)
+    batch_size = positive_int(batch_size, "batch_size")
     for name, lim in (("xlim", xlim), ("ylim", ylim)):
         if len(lim) != 2 or not lim[0] < lim[1]:
             raise ValueError(f"{name} must be a pair (low, high) with low < high, got {lim}")
     xs = torch.linspace(xlim[0], xlim[1], resolution)
     ys = torch.linspace(ylim[0], ylim[1], resolution)
     grid = torch.stack(torch.meshgrid(xs, ys, indexing="xy"), -1).reshape(-1, 2)
+    chunks = []
     with torch.no_grad():
-        values = torch.as_tensor(log_prob(grid)).reshape(resolution, resolution).double().cpu()
+        for points in grid.split(batch_size):
+            chunk = torch.as_tensor(log_prob(points)).double().cpu()
+            if chunk.shape != (len(points),):
+                raise ValueError(f"log_prob must return one value per point, shape ({len(points)},), "
+                                 f"got {tuple(chunk.shape)}")
+            chunks.append(chunk)
+    values = torch.cat(chunks).reshape(resolution, resolution)
     if values.isnan().any():
         raise ValueError("log_prob returned NaN on the grid")
     image = values if log_scale else values.exp()
