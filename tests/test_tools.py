@@ -14,18 +14,24 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_bench_times_each_notebook_and_the_total(tmp_path):
-    for name, code in (("01_a.ipynb", "x = 1"), ("02_b.ipynb", "import time; time.sleep(0.5)")):
+def test_bench_reports_time_and_peak_memory_of_each_notebook_and_the_total(tmp_path):
+    cells = {"01_a.ipynb": "x = 1",
+             "02_b.ipynb": "import time; time.sleep(0.5)",
+             "03_c.ipynb": "import numpy as np; big = np.ones(400_000_000 // 8); big.sum()"}  # 400 MB touched
+    for name, code in cells.items():
         nb = nbformat.v4.new_notebook()
         nb.cells = [nbformat.v4.new_code_cell(code)]
         nbformat.write(nb, tmp_path / name)
-    result = subprocess.run([sys.executable, "-m", "course_lib.teaching.bench", str(tmp_path / "01_a.ipynb"),
-                             str(tmp_path / "02_b.ipynb")], capture_output=True, text=True, check=True)
-    lines = result.stdout.strip().splitlines()
-    assert [line.split()[0] for line in lines] == ["01_a.ipynb", "02_b.ipynb", "total"]
+    result = subprocess.run([sys.executable, "-m", "course_lib.teaching.bench", *(str(tmp_path / n) for n in cells)],
+                            capture_output=True, text=True, check=True)
+    header, *lines = result.stdout.strip().splitlines()
+    assert header.split() == ["chapter", "wall", "peak", "memory"]
+    assert [line.split()[0] for line in lines] == [*cells, "total"]
     seconds = [float(line.split()[1]) for line in lines]     # times are reported; only their arithmetic is asserted
-    assert all(s >= 0 for s in seconds) and seconds[2] == pytest.approx(seconds[0] + seconds[1], abs=0.11)
-    assert all(line.split()[2] == "s" for line in lines)
+    assert all(s >= 0 for s in seconds) and seconds[3] == pytest.approx(sum(seconds[:3]), abs=0.16)
+    peaks = [float(line.split()[3]) for line in lines[:3]]
+    assert all(line.split()[4] == "GB" for line in lines[:3])
+    assert 0.01 < peaks[0] < 0.2 and peaks[2] - peaks[0] > 0.35   # the 400 MB array shows in the peak
 
 
 @pytest.mark.slow

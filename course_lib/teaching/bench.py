@@ -1,7 +1,7 @@
 """Benchmarks that hold the course's budgets; they report, they do not assert.
 
-``python -m course_lib.teaching.bench [chapters…]``: wall time of every chapter, each from a fresh kernel
-(budgets: ≤ 120 s a chapter on a 2-core CPU, ≤ 15 min in all).
+``python -m course_lib.teaching.bench [chapters…]``: wall time and peak memory of every chapter, each from a
+fresh kernel (budgets: ≤ 120 s and ≤ 1.5 GB a chapter on a 2-core CPU, ≤ 15 min in all).
 ``python -m course_lib.teaching.bench --gmm``: our EM against scikit-learn's ``GaussianMixture`` on the digits
 (10 diagonal components, same initial parameters): final log-likelihoods and wall-time ratio.
 ``python -m course_lib.teaching.bench --throughput``: training throughput (images per second) of the
@@ -15,6 +15,7 @@ import statistics
 import sys
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 import nbformat
 from nbclient import NotebookClient
@@ -22,20 +23,38 @@ from nbclient import NotebookClient
 from .assign import chapter_notebooks
 from .kernel_messages import install_wakeup_guard
 
-CHAPTER_BUDGET_S, COURSE_BUDGET_S = 120.0, 15 * 60.0
+CHAPTER_BUDGET_S, COURSE_BUDGET_S, CHAPTER_MEMORY_BUDGET = 120.0, 15 * 60.0, 1.5e9
+
+# Run in the kernel after the chapter: its peak resident memory in bytes. On Linux VmHWM (reset when the
+# kernel's program starts; ru_maxrss would also count the launching process's memory at fork time).
+PEAK_MEMORY_CELL = """import resource, sys
+try:
+    _peak = next(int(line.split()[1]) * 1024 for line in open("/proc/self/status") if line.startswith("VmHWM:"))
+except OSError:   # no /proc (macOS): ru_maxrss, in bytes there
+    _peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print("peak-memory-bytes", _peak)"""
 
 
-def run_chapter(path: Path, timeout: int = 1200) -> float:
-    """Execute the notebook at ``path`` top to bottom in a fresh kernel; return the wall time in s."""
+class ChapterRun(NamedTuple):
+    """One chapter run from a fresh kernel: wall time (s) and the kernel's peak resident memory (bytes)."""
+    seconds: float
+    peak_memory: int
+
+
+def run_chapter(path: Path, timeout: int = 1200) -> ChapterRun:
+    """Execute the notebook at ``path`` top to bottom in a fresh kernel; return its wall time and peak memory."""
     if not Path(path).is_file():
         raise FileNotFoundError(f"path: no notebook at {path}")
     notebook = nbformat.read(path, as_version=4)
+    notebook.cells.append(nbformat.v4.new_code_cell(PEAK_MEMORY_CELL))
     install_wakeup_guard()                    # no stall on a missed zmq wake-up (see kernel_messages)
     client = NotebookClient(notebook, timeout=timeout, kernel_name="python3",
                             resources={"metadata": {"path": str(Path(path).parent)}})
     start = time.perf_counter()
     client.execute()
-    return time.perf_counter() - start
+    seconds = time.perf_counter() - start
+    printed = "".join(output.get("text", "") for output in notebook.cells[-1].outputs)
+    return ChapterRun(seconds, int(printed.split("peak-memory-bytes")[1].split()[0]))
 
 
 def gmm_versus_sklearn(n_components: int = 10, repeats: int = 11) -> dict:
@@ -164,11 +183,14 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     chapters = args.chapters or chapter_notebooks()
     total = 0.0
+    print(f"{'chapter':40s} {'wall':>9s} {'peak memory':>12s}")
     for chapter in chapters:
-        seconds = run_chapter(chapter)
+        seconds, peak = run_chapter(chapter)
         total += seconds
         flag = "" if seconds <= CHAPTER_BUDGET_S else f"  OVER the {CHAPTER_BUDGET_S:.0f} s budget"
-        print(f"{chapter.name:40s} {seconds:7.1f} s{flag}", flush=True)
+        if peak > CHAPTER_MEMORY_BUDGET:
+            flag += f"  OVER the {CHAPTER_MEMORY_BUDGET / 1e9:.1f} GB budget"
+        print(f"{chapter.name:40s} {seconds:7.1f} s {peak / 1e9:9.2f} GB{flag}", flush=True)
     flag = "" if total <= COURSE_BUDGET_S else f"  OVER the {COURSE_BUDGET_S:.0f} s budget"
     print(f"{'total':40s} {total:7.1f} s{flag}")
     return 0
