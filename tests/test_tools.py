@@ -34,6 +34,22 @@ def test_bench_reports_time_and_peak_memory_of_each_notebook_and_the_total(tmp_p
     assert 0.01 < peaks[0] < 0.2 and peaks[2] - peaks[0] > 0.35   # the 400 MB array shows in the peak
 
 
+def test_bench_repeat_flags_a_stalled_run(tmp_path):
+    # The third run of this notebook stalls for 8 s; the others take well under a second.
+    code = (f"from pathlib import Path; import time\ncount = Path({str(tmp_path / 'count')!r})\n"
+            "n = int(count.read_text()) + 1 if count.exists() else 1\ncount.write_text(str(n))\n"
+            "time.sleep(8 if n == 3 else 0)")
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(code)]
+    nbformat.write(nb, tmp_path / "01_a.ipynb")
+    result = subprocess.run([sys.executable, "-m", "course_lib.teaching.bench", "--repeat", "4", "--load", "1",
+                             str(tmp_path / "01_a.ipynb")], capture_output=True, text=True)
+    assert result.returncode == 1, result.stdout + result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert len([line for line in lines if " run " in line]) == 4
+    assert "stalled runs: [8." in lines[-2] and lines[-1] == "4 runs, 1 stalled, 1 CPU burners"
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(not (ROOT / ".venv" / ".installed").exists(), reason="needs the environment `make` installs")
 def test_make_lab_serves_jupyterlab_on_loopback():

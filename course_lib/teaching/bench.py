@@ -2,6 +2,9 @@
 
 ``python -m course_lib.teaching.bench [chapters…]``: wall time and peak memory of every chapter, each from a
 fresh kernel (budgets: ≤ 120 s and ≤ 1.5 GB a chapter on a 2-core CPU, ≤ 15 min in all).
+``python -m course_lib.teaching.bench --repeat 20 --load 2 [chapters…]``: the hang hunt — every chapter 20 times
+from a fresh kernel while 2 busy-looping processes load the CPU; a run far slower than the chapter's median
+(a stall) is flagged, and the per-cell timeout turns a hang into an error that names the cell.
 ``python -m course_lib.teaching.bench --gmm``: our EM against scikit-learn's ``GaussianMixture`` on the digits
 (10 diagonal components, same initial parameters): final log-likelihoods and wall-time ratio.
 ``python -m course_lib.teaching.bench --throughput``: training throughput (images per second) of the
@@ -55,6 +58,31 @@ def run_chapter(path: Path, timeout: int = 1200) -> ChapterRun:
     seconds = time.perf_counter() - start
     printed = "".join(output.get("text", "") for output in notebook.cells[-1].outputs)
     return ChapterRun(seconds, int(printed.split("peak-memory-bytes")[1].split()[0]))
+
+
+def _burn() -> None:
+    while True:
+        pass
+
+
+def repeat_runs(chapters: list[Path], repeats: int, load: int = 0, cell_timeout: int = 600) -> dict[str, list[float]]:
+    """Wall times of ``repeats`` fresh-kernel runs of every chapter, with ``load`` CPU-burning processes alive."""
+    import multiprocessing
+
+    burners = [multiprocessing.Process(target=_burn, daemon=True) for _ in range(load)]
+    for burner in burners:
+        burner.start()
+    times: dict[str, list[float]] = {}
+    try:
+        for chapter in chapters:
+            for run in range(repeats):
+                seconds = run_chapter(chapter, timeout=cell_timeout).seconds
+                times.setdefault(chapter.name, []).append(seconds)
+                print(f"{chapter.name:40s} run {run + 1:3d}/{repeats} {seconds:7.1f} s", flush=True)
+    finally:
+        for burner in burners:
+            burner.terminate()
+    return times
 
 
 def gmm_versus_sklearn(n_components: int = 10, repeats: int = 11) -> dict:
@@ -162,7 +190,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--gmm", action="store_true", help="benchmark our GMM-EM against scikit-learn's")
     parser.add_argument("--throughput", action="store_true",
                         help="training throughput of the chapter-04 VAE and the chapter-03 PixelCNN")
+    parser.add_argument("--repeat", type=int, default=0, metavar="N",
+                        help="run every chapter N times (the hang hunt) and flag runs far slower than the median")
+    parser.add_argument("--load", type=int, default=0, metavar="K", help="with --repeat: K CPU-burning processes")
     args = parser.parse_args(argv)
+    if args.repeat < 0 or args.load < 0:
+        parser.error("--repeat and --load must be ≥ 0")
+    if args.repeat:
+        times = repeat_runs(args.chapters or chapter_notebooks(), args.repeat, args.load)
+        stalls = 0
+        for name, runs in times.items():
+            median = statistics.median(runs)
+            slow = [round(t, 1) for t in runs if t > 2 * median + 5]   # a missed message costs a timeout, not %
+            stalls += len(slow)
+            print(f"{name:40s} median {median:6.1f} s, max {max(runs):6.1f} s, stalled runs: {slow or 'none'}")
+        print(f"{sum(map(len, times.values()))} runs, {stalls} stalled, {args.load} CPU burners")
+        return 1 if stalls else 0
     if args.throughput:
         import torch
 
