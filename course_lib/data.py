@@ -10,6 +10,7 @@ import gzip
 import math
 import os
 import struct
+import zlib
 from pathlib import Path
 from typing import NamedTuple
 
@@ -82,6 +83,10 @@ def rings(n: int, radii: tuple[float, ...] = (1.0, 2.0, 3.0), std: float = 0.08,
     n = positive_int(n, "n")
     std = positive_float(std, "std")
     generator_or_none(generator)
+    if isinstance(radii, (torch.Tensor, np.ndarray)):
+        radii = radii.tolist()
+    if not isinstance(radii, (tuple, list)):
+        raise TypeError(f"radii must be a tuple of numbers, got {type(radii).__name__}")
     if len(radii) == 0:
         raise ValueError("radii must name at least one radius")
     radii_t = torch.tensor([positive_float(r, "radii") for r in radii])
@@ -200,7 +205,7 @@ def energy(name: str, z) -> torch.Tensor:
     U3 and U4 (a sine wave with a second, bent branch); U2-U4 get a soft wall outside |z1| ≤ 4 so that exp(−U)
     is normalisable (as published they are constant along z1). Returns U(z) for z of shape (n, 2) → (n,); the
     unnormalised log-density is −U. Flows learn them by reverse KL, E_q[log q(z) + U(z)]."""
-    if name not in ENERGIES:
+    if not isinstance(name, str) or name not in ENERGIES:
         raise ValueError(f"name must be one of {sorted(ENERGIES)}, got {name!r}")
     z = as_float_tensor(z, "z", ndim=2, last_dim=2)
     return ENERGIES[name](z)
@@ -213,7 +218,7 @@ TOY_SAMPLERS = {"moons": moons, "eight_gaussians": eight_gaussians, "rings": rin
 
 def toy(name: str, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
     """Sample ``n`` points from the toy distribution called ``name`` (see ``TOY_SAMPLERS``)."""
-    if name not in TOY_SAMPLERS:
+    if not isinstance(name, str) or name not in TOY_SAMPLERS:
         raise ValueError(f"name must be one of {sorted(TOY_SAMPLERS)}, got {name!r}")
     return TOY_SAMPLERS[name](n, generator=generator)
 
@@ -263,11 +268,18 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"path: no IDX file at {path}")
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as f:
-        raw = f.read()
+    if path.suffix == ".gz":
+        try:
+            with gzip.open(path, "rb") as f:
+                raw = f.read()
+        except (OSError, EOFError, zlib.error) as error:  # not gzip data, or cut short
+            raise ValueError(f"path: {path} is not a whole gzip file ({error}); copy it again") from None
+    else:
+        raw = path.read_bytes()
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_DTYPES:
         raise ValueError(f"path: {path} is not an IDX file (bad magic number)")
+    if raw[3] == 0:
+        raise ValueError(f"path: {path} is not an IDX file of an array: its header announces 0 dimensions")
     dtype, ndim = np.dtype(_IDX_DTYPES[raw[2]]), raw[3]
     header = 4 + 4 * ndim
     if len(raw) < header:
@@ -306,17 +318,26 @@ def load_mnist(name: str = "mnist", n_val: int = 10000) -> ImageSplit:
 
     The last ``n_val`` training images form the validation part; the official test set is the test part.
     """
-    if name not in _MNIST_FOLDERS:
+    if not isinstance(name, str) or name not in _MNIST_FOLDERS:
         raise ValueError(f"name must be one of {sorted(_MNIST_FOLDERS)}, got {name!r}")
     n_val = positive_int(n_val, "n_val", minimum=0)
     folder = data_dir() / _MNIST_FOLDERS[name]
     parts = {}
     for part, (images_stem, labels_stem) in _MNIST_FILES.items():
-        images = read_idx(_find_idx(folder, images_stem, name))
-        labels = read_idx(_find_idx(folder, labels_stem, name))
-        if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
-            raise ValueError(f"{name}: {part} images of shape {images.shape} do not match labels of "
-                             f"shape {labels.shape}")
+        images_path, labels_path = _find_idx(folder, images_stem, name), _find_idx(folder, labels_stem, name)
+        images, labels = read_idx(images_path), read_idx(labels_path)
+        if images.dtype != np.uint8 or images.ndim != 3 or images.shape[1:] != (28, 28) or len(images) == 0:
+            raise ValueError(f"{name}: {images_path} must hold 28×28 images of unsigned bytes (IDX type 0x08), "
+                             f"shape (N, 28, 28), got {images.dtype} of shape {images.shape}")
+        if labels.dtype != np.uint8 or labels.ndim != 1:
+            raise ValueError(f"{name}: {labels_path} must hold labels as unsigned bytes (IDX type 0x08), "
+                             f"shape (N,), got {labels.dtype} of shape {labels.shape}")
+        if len(images) != len(labels):
+            raise ValueError(f"{name}: {images_path} holds {len(images)} images but {labels_path} "
+                             f"{len(labels)} labels")
+        if labels.max() > 9:
+            first = int(np.argmax(labels > 9))
+            raise ValueError(f"{name}: {labels_path} must hold labels 0..9, got {labels[first]} at index {first}")
         parts[part] = Dataset(torch.tensor(images, dtype=torch.float32).unsqueeze(1),
                               torch.tensor(labels, dtype=torch.int64))
     train = parts["train"]
@@ -331,7 +352,7 @@ def load_dataset(name: str) -> ImageSplit:
     """The chapters' scale knob: ``"digits"`` (CPU, bundled), ``"mnist"`` or ``"fashion_mnist"`` (local files)."""
     if name == "digits":
         return load_digits()
-    if name in _MNIST_FOLDERS:
+    if isinstance(name, str) and name in _MNIST_FOLDERS:
         return load_mnist(name)
     raise ValueError(f"name must be 'digits', 'mnist' or 'fashion_mnist', got {name!r}")
 
@@ -362,6 +383,8 @@ def binarize(x, levels: int, stochastic: bool = False,
     x = as_float_tensor(x, "x")
     levels = positive_int(levels, "levels", minimum=2)
     generator_or_none(generator)
+    if not isinstance(stochastic, bool):
+        raise TypeError(f"stochastic must be a bool, got {type(stochastic).__name__}")
     if (x < 0).any() or (x > levels - 1).any():
         raise ValueError(f"x must lie in [0, {levels - 1}] for levels={levels}")
     intensity = x / (levels - 1)

@@ -12,6 +12,7 @@ and a chapter gives the same results whether its models were trained now or load
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 import os
@@ -29,8 +30,8 @@ from .models.gan import GAN
 from .runtime import cache_only
 from .runtime import device as default_device
 from .runtime import progress as progress_bar
-from .storage import load_checkpoint, save_checkpoint
-from .validation import as_float_tensor, has_values, positive_float, positive_int
+from .storage import check_writable, load_checkpoint, save_checkpoint
+from .validation import as_float_tensor, finite_float, has_values, positive_float, positive_int
 
 
 @dataclass
@@ -68,9 +69,36 @@ def _as_device(device) -> torch.device:
     if not isinstance(device, (str, torch.device)):
         raise TypeError(f"device must be a torch.device, a str such as 'cuda', or None, got {type(device).__name__}")
     try:
-        return torch.device(device)
-    except RuntimeError as error:
-        raise ValueError(f"device: {error}") from None
+        dev = torch.device(device)
+    except RuntimeError:
+        raise ValueError(f"device must name a device such as 'cpu', 'cuda', 'cuda:1' or 'mps', "
+                         f"got {device!r}") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device is {device!r}, but CUDA is not available on this machine: pass device='cpu' "
+                         "or None (the best device there is)")
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise ValueError(f"device is {device!r}, but this machine has {torch.cuda.device_count()} CUDA device(s)")
+    if dev.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"device is {device!r}, but MPS is not available on this machine: pass device='cpu' or None")
+    return dev
+
+
+def _seed(seed) -> int:
+    seed = positive_int(seed, "seed", minimum=0)
+    if seed >= 2**63:
+        raise ValueError(f"seed must be < 2**63, got {seed}")
+    return seed
+
+
+def _check_parameters(module: nn.Module, name: str) -> None:
+    if next(module.parameters(), None) is None:
+        raise ValueError(f"{name} has no parameters to train ({type(module).__name__})")
+
+
+def _check_flags(**flags) -> None:
+    for name, value in flags.items():
+        if not isinstance(value, bool):
+            raise TypeError(f"{name} must be a bool, got {type(value).__name__}")
 
 
 def _check_dequantizable(x: torch.Tensor, name: str) -> None:
@@ -78,27 +106,46 @@ def _check_dequantizable(x: torch.Tensor, name: str) -> None:
         raise ValueError(f"{name} must hold non-negative integer grey levels to dequantize")
 
 
-def _checkpoint_path(checkpoint):
+def _checkpoint_path(checkpoint) -> Path | None:
+    """``checkpoint`` checked before training starts: None, or the path of a file that can be written."""
     if checkpoint is not None and not isinstance(checkpoint, (str, os.PathLike)):
         raise TypeError(f"checkpoint must be a str, os.PathLike or None, got {type(checkpoint).__name__}")
-    return checkpoint
+    return None if checkpoint is None else check_writable(checkpoint, "checkpoint")
 
 
-def _resume(checkpoint, module: nn.Module, optimizers: dict, what: str) -> dict | None:
+def _foreign(checkpoint, module: nn.Module, what: str, reason: str) -> ValueError:
+    return ValueError(f"checkpoint: {checkpoint} does not hold a {what} state of this {type(module).__name__}: "
+                      f"{reason}; delete the file, or pass another checkpoint path, to train afresh")
+
+
+@contextlib.contextmanager
+def _restoring(checkpoint, module: nn.Module, what: str):
+    """Turn any failure to restore a saved state into the clear error of a foreign checkpoint."""
+    try:
+        yield
+    except (KeyError, TypeError, RuntimeError, ValueError, AttributeError, IndexError) as error:
+        reason = " ".join(str(error).split()) or type(error).__name__
+        reason = reason if len(reason) <= 300 else reason[:299] + "…"
+        raise _foreign(checkpoint, module, what, f"it was written for a different model or loop ({reason})") from None
+
+
+def _resume(checkpoint, module: nn.Module, optimizers: dict, what: str, keys: tuple[str, ...]) -> dict | None:
     """The saved training state at ``checkpoint`` (None when there is none yet), with the weights and the
     optimisers' states (``{key in the file: optimiser}``) already loaded; a clear error for a file that
-    holds another model's (or another loop's) state."""
-    if checkpoint is None or not Path(checkpoint).is_file():
+    holds another model's (or another loop's) state, or lacks one of ``keys``."""
+    if checkpoint is None or not checkpoint.is_file():
         return None
-    saved = load_checkpoint(checkpoint)
     try:
+        saved = load_checkpoint(checkpoint, name="checkpoint")
+    except ValueError as error:
+        raise ValueError(f"{error}; delete the file, or pass another checkpoint path, to train afresh") from None
+    missing = [key for key in ("model", *optimizers, *keys) if key not in saved]
+    if missing:
+        raise _foreign(checkpoint, module, what, f"it lacks the keys {missing}")
+    with _restoring(checkpoint, module, what):
         module.load_state_dict(saved["model"])
         for key, optimizer in optimizers.items():
             optimizer.load_state_dict(saved[key])
-    except (KeyError, RuntimeError, ValueError) as error:  # another model's (or an older version's) checkpoint
-        reason = str(error).splitlines()[0]
-        raise ValueError(f"checkpoint: {checkpoint} does not hold a {what} state of this "
-                         f"{type(module).__name__} ({reason}); delete it to train afresh") from None
     return saved
 
 
@@ -142,9 +189,8 @@ def fit(model: nn.Module, train, val=None, *, epochs: int = 100, batch_size: int
     """
     if not isinstance(model, nn.Module) or not callable(getattr(model, "loss", None)):
         raise TypeError(f"model must be a torch.nn.Module with a loss(x) method, got {type(model).__name__}")
-    for flag, value in (("labels_as_context", labels_as_context), ("dequantize", dequantize)):
-        if not isinstance(value, bool):
-            raise TypeError(f"{flag} must be a bool, got {type(value).__name__}")
+    _check_parameters(model, "model")
+    _check_flags(labels_as_context=labels_as_context, dequantize=dequantize, progress=progress)
     x_train, y_train = _examples(train, "train", labels_as_context)
     x_val, y_val = _examples(val, "val", labels_as_context) if val is not None else (None, None)
     if x_val is not None and x_val.shape[1:] != x_train.shape[1:]:
@@ -154,7 +200,7 @@ def fit(model: nn.Module, train, val=None, *, epochs: int = 100, batch_size: int
     lr = positive_float(lr, "lr")
     weight_decay = positive_float(weight_decay, "weight_decay", allow_zero=True)
     patience = positive_int(patience, "patience")
-    seed = positive_int(seed, "seed", minimum=0)
+    seed = _seed(seed)
     if transform is not None and not callable(transform):
         raise TypeError(f"transform must be callable or None, got {type(transform).__name__}")
     checkpoint = _checkpoint_path(checkpoint)
@@ -185,12 +231,14 @@ def fit(model: nn.Module, train, val=None, *, epochs: int = 100, batch_size: int
     noise = _seeded_noise(dev, seed)      # reseeded every epoch below
     history, best_state, best_val, start, done = History(), None, math.inf, 0, False
 
-    saved = _resume(checkpoint, model, {"optimizer": optimizer}, "training")
+    saved = _resume(checkpoint, model, {"optimizer": optimizer}, "training",
+                    ("shuffler", "history", "best_model", "best_val", "epoch"))
     if saved is not None:
-        shuffler.set_state(saved["shuffler"])
-        history = History(**saved["history"])
-        best_state, best_val = saved["best_model"], saved["best_val"]
-        start, done = saved["epoch"] + 1, history.stopped_early
+        with _restoring(checkpoint, model, "training"):
+            shuffler.set_state(saved["shuffler"])
+            history = History(**saved["history"])
+            best_state, best_val = saved["best_model"], float(saved["best_val"])
+            start, done = int(saved["epoch"]) + 1, history.stopped_early
     _refuse_if_cache_only(model, done or start >= epochs, checkpoint, "fit")
 
     def prepared(batch):
@@ -278,18 +326,21 @@ def minimize(module: nn.Module, objective: Callable[[torch.Generator | None, int
         raise TypeError(f"objective must be callable ((generator, step) → a scalar loss), got {type(objective).__name__}")
     if after_step is not None and not callable(after_step):
         raise TypeError(f"after_step must be callable (no arguments) or None, got {type(after_step).__name__}")
-    steps, lr, seed = positive_int(steps, "steps"), positive_float(lr, "lr"), positive_int(seed, "seed", minimum=0)
+    _check_flags(progress=progress)
+    _check_parameters(module, "module")
+    steps, lr, seed = positive_int(steps, "steps"), positive_float(lr, "lr"), _seed(seed)
     checkpoint = _checkpoint_path(checkpoint)
     dev = _as_device(device)
     module.to(dev)
     optimizer = torch.optim.Adam(module.parameters(), lr=lr)
     noise = _seeded_noise(dev, seed)
     record, start = Steps(), 0
-    saved = _resume(checkpoint, module, {"optimizer": optimizer}, "minimize")
+    saved = _resume(checkpoint, module, {"optimizer": optimizer}, "minimize", ("record", "step", "noise"))
     if saved is not None:
-        record, start = Steps(**saved["record"]), saved["step"]
-        if noise is not None:
-            noise.set_state(saved["noise"].to(torch.uint8))
+        with _restoring(checkpoint, module, "minimize"):
+            record, start = Steps(**saved["record"]), int(saved["step"])
+            if noise is not None:
+                noise.set_state(saved["noise"].to(torch.uint8))
     _refuse_if_cache_only(module, start >= steps, checkpoint, "minimize")
 
     def save(step):
@@ -307,6 +358,9 @@ def minimize(module: nn.Module, objective: Callable[[torch.Generator | None, int
         if not isinstance(loss, torch.Tensor) or loss.numel() != 1:
             raise TypeError(f"objective must return a scalar tensor, got {type(loss).__name__}"
                             + (f" of shape {tuple(loss.shape)}" if isinstance(loss, torch.Tensor) else ""))
+        if not loss.requires_grad:
+            raise ValueError(f"objective must return a loss computed from the module's parameters (one that "
+                             f"requires grad), got a tensor without a gradient at step {step}")
         if not torch.isfinite(loss):
             raise FloatingPointError(f"loss became {loss.item()} at step {step}; try a smaller lr")
         _descend(optimizer, loss)
@@ -355,19 +409,19 @@ def fit_adversarial(gan: nn.Module, train, *, steps: int, batch_size: int = 64, 
     """
     if not isinstance(gan, GAN):
         raise TypeError(f"gan must be a course_lib.models.GAN, got {type(gan).__name__}")
-    for name, flag in (("labels_as_context", labels_as_context), ("lr_decay", lr_decay)):
-        if not isinstance(flag, bool):
-            raise TypeError(f"{name} must be a bool, got {type(flag).__name__}")
+    _check_flags(labels_as_context=labels_as_context, lr_decay=lr_decay, progress=progress)
     x_train, y_train = _examples(train, "train", labels_as_context)
     steps, batch_size = positive_int(steps, "steps"), positive_int(batch_size, "batch_size")
     lr_generator, lr_discriminator = positive_float(lr_generator, "lr_generator"), positive_float(lr_discriminator,
                                                                                                   "lr_discriminator")
-    if (not isinstance(betas, (tuple, list)) or len(betas) != 2
-            or not all(isinstance(b, (int, float)) and 0 <= b < 1 for b in betas)):
+    if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+        raise TypeError(f"betas must be a tuple of two numbers in [0, 1), got {betas!r}")
+    betas = tuple(finite_float(b, "betas") for b in betas)
+    if not all(0 <= b < 1 for b in betas):
         raise ValueError(f"betas must be two numbers in [0, 1), got {betas!r}")
     discriminator_steps = positive_int(discriminator_steps, "discriminator_steps")
     snapshot_every = positive_int(snapshot_every, "snapshot_every", minimum=0)
-    snapshot_size, seed = positive_int(snapshot_size, "snapshot_size"), positive_int(seed, "seed", minimum=0)
+    snapshot_size, seed = positive_int(snapshot_size, "snapshot_size"), _seed(seed)
     checkpoint = _checkpoint_path(checkpoint)
     dev = _as_device(device)
     gan.to(dev)
@@ -383,12 +437,14 @@ def fit_adversarial(gan: nn.Module, train, *, steps: int, batch_size: int = 64, 
     fixed_context = (None if gan.context_classes is None
                      else torch.arange(snapshot_size, device=dev) % gan.context_classes)
     history, start = AdversarialHistory(), 0
-    saved = _resume(checkpoint, gan, {"optimizer_d": optimizer_d, "optimizer_g": optimizer_g}, "fit_adversarial")
+    saved = _resume(checkpoint, gan, {"optimizer_d": optimizer_d, "optimizer_g": optimizer_g}, "fit_adversarial",
+                    ("shuffler", "noise", "history", "step"))
     if saved is not None:
-        shuffler.set_state(saved["shuffler"])
-        if noise is not None:
-            noise.set_state(saved["noise"].to(torch.uint8))
-        history, start = AdversarialHistory(**saved["history"]), saved["step"]
+        with _restoring(checkpoint, gan, "fit_adversarial"):
+            shuffler.set_state(saved["shuffler"])
+            if noise is not None:
+                noise.set_state(saved["noise"].to(torch.uint8))
+            history, start = AdversarialHistory(**saved["history"]), int(saved["step"])
     _refuse_if_cache_only(gan, start >= steps, checkpoint, "fit_adversarial")
 
     def snapshot(step):

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 
 from ..data import dequantize as dequantize_levels
 from ..models.base import DensityModel, evaluation_mode
-from ..validation import as_float_tensor, generator_or_none, positive_int
+from ..validation import as_float_tensor, finite_float, generator_or_none, has_values, positive_int
 
 
 def mean_nll(model: DensityModel, x, *, context=None, dequantize: bool = False, batch_size: int = 512,
@@ -36,6 +37,7 @@ def mean_nll(model: DensityModel, x, *, context=None, dequantize: bool = False, 
     context = model.check_context(context, len(x))
     options = {"generator": generator} if model.log_prob_is_estimate else {}
     total = torch.zeros((), dtype=torch.float64, device=model.device)
+    finite = []                          # per example; read only if the total is not finite
     with evaluation_mode(model):
         for start in range(0, len(x), batch_size):
             batch = x[start:start + batch_size]
@@ -43,14 +45,31 @@ def mean_nll(model: DensityModel, x, *, context=None, dequantize: bool = False, 
             if log_p.shape != (len(batch),):
                 raise ValueError(f"model.log_prob must return shape ({len(batch)},), got {tuple(log_p.shape)}")
             total = total - log_p.double().sum()
-    return total.item() / len(x)
+            finite.append(torch.isfinite(log_p))
+    nll = total.item() / len(x)
+    if not math.isfinite(nll):
+        bad = (~torch.cat(finite)).nonzero().flatten().tolist()
+        where = f"the first at index {bad[0]}, in the batch starting at {bad[0] // batch_size * batch_size}" if bad \
+            else "each finite, but their sum overflows"
+        raise ValueError(f"{type(model).__name__} returned NaN or infinite log-probabilities for {len(bad)} of the "
+                         f"{len(x)} examples of x ({where}), so their mean NLL is {nll}")
+    return nll
+
+
+def _real(value, name: str) -> float:
+    """A finite real number given as a Python or NumPy scalar, or a 0-dim tensor or array, as a float."""
+    if isinstance(value, (torch.Tensor, np.ndarray)):
+        if value.ndim != 0:
+            raise ValueError(f"{name} must be a number or a 0-dim tensor, got shape {tuple(value.shape)}")
+        if isinstance(value, torch.Tensor) and not has_values(value):
+            raise ValueError(f"{name} is a tensor on the meta device, which holds no value")
+        value = value.item()
+    return finite_float(value, name)
 
 
 def bits_per_dim(nll_nats: float, dims: int) -> float:
-    """Convert nats per example into bits per dimension: nll / (D · ln 2)."""
-    if isinstance(nll_nats, bool) or not isinstance(nll_nats, (int, float)):
-        raise TypeError(f"nll_nats must be a number, got {type(nll_nats).__name__}")
-    if not math.isfinite(nll_nats):
-        raise ValueError(f"nll_nats must be finite, got {nll_nats}")
+    """Convert nats per example into bits per dimension: nll / (D · ln 2). ``nll_nats``: a number (Python or
+    NumPy) or a 0-dim tensor."""
+    nll_nats = _real(nll_nats, "nll_nats")
     dims = positive_int(dims, "dims")
     return nll_nats / (dims * math.log(2))
