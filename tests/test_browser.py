@@ -1,6 +1,9 @@
 """A real browser drives a real widget: JupyterLab on loopback, headless Chromium (Debian's package),
 Playwright's Python package. Opens chapter 04, runs the latent explorer's cells, moves a latent
-slider, and checks that the decoded image changed. The screenshot stays in the test's tmp folder."""
+slider, and checks that the decoded image changed. The screenshot stays in the test's tmp folder.
+
+When a step times out, the failure carries what is needed to tell a hang from slowness: the Python stacks of
+the server and of every kernel (faulthandler, registered on SIGUSR2 in both) and the end of the server log."""
 
 import json
 import os
@@ -24,6 +27,43 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
                  "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
 
 pytestmark = pytest.mark.slow
+
+
+DUMP_ON_SIGUSR2 = """import faulthandler, os, signal, sys
+if os.environ.get("DGM_STACK_DUMPS"):
+    os.makedirs(os.environ["DGM_STACK_DUMPS"], exist_ok=True)
+    _dump = open(os.path.join(os.environ["DGM_STACK_DUMPS"], f"{os.getpid()}.txt"), "w")
+    _dump.write(" ".join(sys.argv) + "\\n")
+    _dump.flush()
+    faulthandler.register(signal.SIGUSR2, file=_dump, all_threads=True)
+"""
+
+
+def _descendants(pid: int) -> list[int]:
+    """``pid`` and every process below it (read from /proc: the kernels are the server's children)."""
+    parents = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            parents.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+        except (OSError, IndexError, ValueError):
+            pass
+    found, frontier = [pid], [pid]
+    while frontier:
+        frontier = [child for parent in frontier for child in parents.get(parent, [])]
+        found += frontier
+    return found
+
+
+def stack_dumps(server: subprocess.Popen, folder: Path) -> str:
+    """The Python stacks of the server and its kernels, dumped on request (SIGUSR2), as one text."""
+    for pid in _descendants(server.pid):
+        try:
+            os.kill(pid, signal.SIGUSR2)
+        except OSError:
+            pass
+    time.sleep(1.0)
+    return "\n".join(f"--- process {path.stem}:\n{path.read_text()[-4000:]}" for path in sorted(folder.glob("*.txt")))
 
 
 def _free_port() -> int:
@@ -50,9 +90,14 @@ def jupyterlab(tmp_path):
     (settings / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings").write_text(
         json.dumps({"fetchNews": "false", "checkForUpdates": False}))
     port, token = _free_port(), "browser-test-token"
-    env = {**os.environ, "DGM_CACHE": str(tmp_path / "cache")}
+    # Every Python process of the test (server, kernels) dumps its threads' stacks on SIGUSR2.
+    startup = tmp_path / "ipython" / "profile_default" / "startup"
+    startup.mkdir(parents=True)
+    (startup / "00-stack-dump.py").write_text(DUMP_ON_SIGUSR2)
+    env = {**os.environ, "DGM_CACHE": str(tmp_path / "cache"), "IPYTHONDIR": str(tmp_path / "ipython"),
+           "DGM_STACK_DUMPS": str(tmp_path / "stacks")}
     server = subprocess.Popen(
-        [sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root", "--ServerApp.ip=127.0.0.1",
+        [sys.executable, "-c", DUMP_ON_SIGUSR2 + "from jupyterlab.labapp import main; sys.exit(main())", "--no-browser", "--allow-root", "--ServerApp.ip=127.0.0.1",
          f"--ServerApp.port={port}", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={notebooks}",
          f"--LabApp.user_settings_dir={settings}", f"--LabApp.workspaces_dir={tmp_path / 'workspaces'}",
          "--LabApp.news_url=", "--LabServerApp.open_browser=False"],
@@ -69,7 +114,8 @@ def jupyterlab(tmp_path):
             time.sleep(0.5)
     else:
         pytest.fail("JupyterLab did not answer within 90 s")
-    yield f"{base}/lab/tree/{CHAPTER}?token={token}"
+    server.url = f"{base}/lab/tree/{CHAPTER}?token={token}"
+    yield server
     os.killpg(server.pid, signal.SIGTERM)
     try:
         server.wait(timeout=30)
@@ -115,7 +161,7 @@ def test_latent_slider_changes_the_decoded_image(jupyterlab, tmp_path):
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         try:
-            page.goto(jupyterlab)
+            page.goto(jupyterlab.url)
             page.locator(".jp-Notebook .jp-CodeCell").first.wait_for(timeout=120_000)
             page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").wait_for(timeout=120_000)
             cells = page.locator(".jp-Notebook .jp-CodeCell")
@@ -139,7 +185,9 @@ def test_latent_slider_changes_the_decoded_image(jupyterlab, tmp_path):
         except Exception as error:
             page.screenshot(path=str(tmp_path / "failure.png"))  # what the browser showed, for diagnosis
             log = (tmp_path / "jupyterlab.log").read_text()[-2000:]
-            raise AssertionError(f"{error}\n--- screenshot: {tmp_path / 'failure.png'}\n--- JupyterLab log:\n{log}") from error
+            stacks = stack_dumps(jupyterlab, tmp_path / "stacks")
+            raise AssertionError(f"{error}\n--- screenshot: {tmp_path / 'failure.png'}\n--- JupyterLab log:\n{log}"
+                                 f"\n--- Python stacks of the server and the kernels:\n{stacks}") from error
         finally:
             browser.close()
     assert (tmp_path / "latent_explorer.png").stat().st_size > 10_000
