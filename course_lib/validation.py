@@ -125,3 +125,34 @@ def generator_or_none(generator, name: str = "generator"):
     if generator is not None and not isinstance(generator, torch.Generator):
         raise TypeError(f"{name} must be a torch.Generator or None, got {type(generator).__name__}")
     return generator
+
+
+def odd_int(value, name: str) -> int:
+    """``value`` as an odd int ≥ 1 (a kernel centred on its pixel)."""
+    value = positive_int(value, name)
+    if value % 2 != 1:
+        raise ValueError(f"{name} must be odd, got {value}")
+    return value
+
+
+def int_sequence(values, name: str, *, minimum: int = 1) -> list[int]:
+    """``values`` (a list or tuple, e.g. hidden-layer sizes) as a list of ints ≥ ``minimum``."""
+    if not isinstance(values, (list, tuple)):
+        raise TypeError(f"{name} must be a list or tuple of ints, got {type(values).__name__}")
+    return [positive_int(value, name, minimum=minimum) for value in values]
+
+
+def as_probabilities(p, name: str, *, ndim: int = 1, atol: float = 1e-4) -> torch.Tensor:
+    """``p`` as a float tensor of probabilities over its last dimension: non-negative and summing to 1 within
+    ``atol`` (float32 probabilities, from a softmax or counts / N, sum to 1 within about 1e-6)."""
+    p = as_float_tensor(p, name, ndim=ndim)
+    if not has_values(p):
+        return p
+    if (p < 0).any():
+        raise ValueError(f"{name} must be non-negative probabilities, got a minimum of {p.min().item():.4g}")
+    sums = p.sum(-1)
+    worst = sums.flatten()[(sums - 1).abs().argmax()].item()
+    if abs(worst - 1) > atol:
+        where = "" if p.dim() == 1 else " along its last dimension (each row)"
+        raise ValueError(f"{name} must sum to 1{where} within {atol:g}, got a sum of {worst:.6g}")
+    return p

@@ -22,7 +22,7 @@ from torch import nn
 from .. import randomness
 from ..distributions import log_mean_exp
 from ..nn.masked import CausalConv1d, MaskedConv2d, MaskedLinear, made_masks
-from ..validation import check_tensor, generator_or_none, positive_int
+from ..validation import as_float_tensor, generator_or_none, int_sequence, odd_int, positive_int
 from .base import ImageModel, evaluation_mode
 
 
@@ -142,7 +142,7 @@ class MADE(AutoregressiveImageModel):
     def __init__(self, image_shape=(1, 8, 8), levels: int = 17, hidden=(256, 256), n_masks: int = 1, seed: int = 0):
         super().__init__(image_shape, levels)
         self.n_masks = positive_int(n_masks, "n_masks")
-        hidden = [positive_int(h, "hidden") for h in hidden]
+        hidden = int_sequence(hidden, "hidden")
         sizes = [self.pixels, *hidden, self.pixels * levels]
         self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:]))
         generator = torch.Generator().manual_seed(positive_int(seed, "seed", minimum=0))
@@ -219,10 +219,14 @@ def discretized_logistic_mixture(params: torch.Tensor, levels: int) -> torch.Ten
     bin [c - δ, c + δ] around c = 2x/(L-1) - 1 (δ = 1/(L-1)); the two end bins extend to ±∞, so the
     L probabilities sum to one exactly. Returns (B, L, H, W).
     """
-    check_tensor(params, "params", ndim=4)
-    if params.shape[1] % 3:
-        raise ValueError(f"params must have 3K channels (logits, means, log-scales), got {params.shape[1]}")
-    levels = positive_int(levels, "levels", minimum=2)
+    params = as_float_tensor(params, "params", ndim=4)
+    if params.shape[1] == 0 or params.shape[1] % 3:
+        raise ValueError(f"params must have 3K channels, K ≥ 1 (logits, means, log-scales of K logistics), "
+                         f"got shape {tuple(params.shape)}")
+    return _discretized_logistic_mixture(params, positive_int(levels, "levels", minimum=2))
+
+
+def _discretized_logistic_mixture(params, levels):
     logit_weights, means, log_scales = params.chunk(3, dim=1)                     # (B, K, H, W) each
     log_scales = log_scales.clamp(min=-7.0)
     centres = torch.linspace(-1, 1, levels, device=params.device, dtype=params.dtype).view(1, 1, levels, 1, 1)
@@ -246,14 +250,15 @@ class _OutputHead(nn.Module):
         if output not in ("categorical", "logistic"):
             raise ValueError(f"output must be 'categorical' or 'logistic', got {output!r}")
         self.levels, self.output = levels, output
-        out = levels if output == "categorical" else 3 * positive_int(mixtures, "mixtures")
+        mixtures = positive_int(mixtures, "mixtures")
+        out = levels if output == "categorical" else 3 * mixtures
         self.net = nn.Sequential(nn.ReLU(), nn.Conv2d(channels, channels, 1), nn.ReLU(), nn.Conv2d(channels, out, 1))
 
     def forward(self, h):
         out = self.net(h)
         if self.output == "categorical":
             return torch.log_softmax(out, dim=1)
-        return discretized_logistic_mixture(out, self.levels)
+        return _discretized_logistic_mixture(out, self.levels)
 
 
 class PixelCNN(AutoregressiveImageModel):
@@ -264,6 +269,7 @@ class PixelCNN(AutoregressiveImageModel):
                  first_kernel: int = 5, kernel: int = 3, output: str = "categorical", mixtures: int = 5):
         super().__init__(image_shape, levels)
         channels, layers = positive_int(channels, "channels"), positive_int(layers, "layers")
+        first_kernel, kernel = odd_int(first_kernel, "first_kernel"), odd_int(kernel, "kernel")
         body: list[nn.Module] = [MaskedConv2d(1, channels, first_kernel, "A")]
         for _ in range(layers - 1):
             body += [nn.ReLU(), MaskedConv2d(channels, channels, kernel, "B")]
@@ -314,6 +320,7 @@ class GatedPixelCNN(AutoregressiveImageModel):
                  kernel: int = 3, output: str = "categorical", mixtures: int = 5, classes: int | None = None):
         super().__init__(image_shape, levels)
         channels, layers = positive_int(channels, "channels"), positive_int(layers, "layers")
+        kernel = odd_int(kernel, "kernel")                   # the stacks are centred on the pixel
         self.layers = nn.ModuleList(_GatedLayer(1 if i == 0 else channels, channels, kernel, first=i == 0)
                                     for i in range(layers))
         self.head = _OutputHead(channels, levels, output, mixtures)
@@ -339,7 +346,7 @@ class CausalConvSequence(AutoregressiveImageModel):
                  dilations=(1, 2, 4, 8, 16, 32)):
         super().__init__(image_shape, levels)
         channels = positive_int(channels, "channels")
-        self.dilations = tuple(positive_int(d, "dilations") for d in dilations)
+        self.dilations = tuple(int_sequence(dilations, "dilations"))
         self.first = CausalConv1d(1, channels, 2, exclude_current=True)
         self.convs = nn.ModuleList(CausalConv1d(channels, 2 * channels, 2, dilation=d) for d in self.dilations)
         self.mix = nn.ModuleList(nn.Conv1d(channels, channels, 1) for _ in self.dilations)

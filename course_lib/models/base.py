@@ -28,6 +28,7 @@ The contract (checked for every model by ``tests/test_model_contract.py``):
 from __future__ import annotations
 
 import math
+import numbers
 from abc import ABC, abstractmethod
 from contextlib import contextmanager
 
@@ -160,7 +161,7 @@ class ImageModel(DensityModel):
     def __init__(self, image_shape=(1, 8, 8), levels: int = 17):
         super().__init__()
         if (not isinstance(image_shape, (tuple, list, torch.Size)) or len(image_shape) != 3
-                or any(isinstance(s, bool) or not isinstance(s, int) or s < 1 for s in image_shape)):
+                or any(isinstance(s, bool) or not isinstance(s, numbers.Integral) or s < 1 for s in image_shape)):
             raise ValueError(f"image_shape must be three positive ints (C, H, W), got {image_shape!r}")
         self.image_shape = tuple(int(s) for s in image_shape)
         self.levels = positive_int(levels, "levels", minimum=2)

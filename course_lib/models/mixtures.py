@@ -14,7 +14,8 @@ import torch
 
 from .. import randomness
 from ..distributions import gaussian_log_prob, pairwise_diagonal_gaussian_log_prob
-from ..validation import as_float_tensor, check_tensor, generator_or_none, positive_float, positive_int
+from ..validation import (as_float_tensor, as_probabilities, generator_or_none, has_values, positive_float,
+                          positive_int)
 from .base import DensityModel
 
 COVARIANCE_TYPES = ("full", "diag")
@@ -39,51 +40,94 @@ def kmeans_plus_plus(x: torch.Tensor, k: int, generator: torch.Generator | None 
     return torch.stack(centers)
 
 
-def _check_components(x, means, covariances, covariance_type) -> None:
-    """Types and shapes only (these run at every EM iteration)."""
+def _check_covariance_type(covariance_type) -> None:
     if covariance_type not in COVARIANCE_TYPES:
         raise ValueError(f"covariance_type must be one of {COVARIANCE_TYPES}, got {covariance_type!r}")
-    check_tensor(x, "x", ndim=2)
-    check_tensor(means, "means", ndim=2, last_dim=x.shape[1])
+
+
+def _check_components(x, means, covariances, covariance_type) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """x (N, D), means (K, D) and covariances (K, D, D) or (K, D) checked (types, shapes, values) and
+    brought to one floating dtype."""
+    _check_covariance_type(covariance_type)
+    x = as_float_tensor(x, "x", ndim=2)
+    means = as_float_tensor(means, "means", ndim=2)
+    if means.shape[1] != x.shape[1]:
+        raise ValueError(f"means must have shape (K, {x.shape[1]}) to match x {tuple(x.shape)}, "
+                         f"got {tuple(means.shape)}")
+    covariances = as_float_tensor(covariances, "covariances")
     expected = (len(means), x.shape[1], x.shape[1]) if covariance_type == "full" else tuple(means.shape)
-    check_tensor(covariances, "covariances")
     if tuple(covariances.shape) != expected:
-        raise ValueError(f"covariances must have shape {expected} for {covariance_type!r} covariances, "
-                         f"got {tuple(covariances.shape)}")
+        raise ValueError(f"covariances must have shape {expected} for {covariance_type!r} covariances and "
+                         f"means {tuple(means.shape)}, got {tuple(covariances.shape)}")
+    _check_covariance_values(covariances, covariance_type)
+    dtype = torch.promote_types(torch.promote_types(x.dtype, means.dtype), covariances.dtype)
+    return x.to(dtype), means.to(dtype), covariances.to(dtype)
+
+
+def _check_covariance_values(covariances: torch.Tensor, covariance_type: str, name: str = "covariances") -> None:
+    """Raise unless every component's covariance is symmetric positive definite ("full"), or its variances
+    are positive ("diag"). Skipped on the meta device."""
+    if not has_values(covariances):
+        return
+    if covariance_type == "diag":
+        checks = [((covariances <= 0).any(1), "hold variances > 0 (for 'diag')", "has one ≤ 0")]
+    else:
+        asymmetric = (covariances - covariances.mT).abs() > 1e-8 + 1e-5 * covariances.abs()
+        checks = [(asymmetric.flatten(1).any(1), "be symmetric", "is not"),
+                  (torch.linalg.cholesky_ex(covariances).info != 0, "be positive definite", "is not (a component "
+                   "collapsed onto too few points? m_step's reg_covar adds to every variance to prevent it)")]
+    for bad, requirement, problem in checks:
+        if bad.any():
+            raise ValueError(f"{name} must {requirement}, but component {bad.nonzero()[0].item()}'s {problem}")
 
 
 def component_log_densities(x: torch.Tensor, means: torch.Tensor, covariances: torch.Tensor,
                             covariance_type: str) -> torch.Tensor:
     """log N(x_n; μ_k, Σ_k) for every point and component: (N, D) → (N, K) (``distributions``: Cholesky
     factors for full covariances, three matrix products for diagonal ones)."""
-    _check_components(x, means, covariances, covariance_type)
+    return _component_log_densities(*_check_components(x, means, covariances, covariance_type), covariance_type)
+
+
+def _component_log_densities(x, means, covariances, covariance_type):
     if covariance_type == "diag":
         return pairwise_diagonal_gaussian_log_prob(x, means, covariances)
     return gaussian_log_prob(x, means, torch.linalg.cholesky(covariances))
 
 
 def e_step(x, weights, means, covariances, covariance_type="full") -> tuple[torch.Tensor, torch.Tensor]:
-    """Responsibilities r_nk = p(z = k | x_n) in log space, shape (N, K), and the mean log-likelihood."""
-    check_tensor(weights, "weights", ndim=1)
+    """Responsibilities r_nk = p(z = k | x_n) in log space, shape (N, K), and the mean log-likelihood.
+
+    ``weights`` (K,): the mixing proportions, non-negative and summing to 1."""
+    x, means, covariances = _check_components(x, means, covariances, covariance_type)
+    weights = as_probabilities(weights, "weights")
     if len(weights) != len(means):
         raise ValueError(f"weights must have one entry per component ({len(means)}), got shape {tuple(weights.shape)}")
-    joint = torch.log(weights)[None] + component_log_densities(x, means, covariances, covariance_type)
+    return _e_step(x, weights.to(x.dtype), means, covariances, covariance_type)
+
+
+def _e_step(x, weights, means, covariances, covariance_type):
+    joint = torch.log(weights)[None] + _component_log_densities(x, means, covariances, covariance_type)
     log_px = torch.logsumexp(joint, dim=1, keepdim=True)
     return joint - log_px, log_px.mean()
 
 
 def m_step(x, resp, covariance_type="full", reg_covar=1e-6) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Weighted maximum likelihood given responsibilities resp (N, K): weights, means, covariances.
+    """Weighted maximum likelihood given responsibilities resp (N, K) (probabilities, each row summing to 1):
+    weights, means, covariances.
 
     ``reg_covar`` is added to every variance, so no component collapses onto a single point.
     """
-    if covariance_type not in COVARIANCE_TYPES:
-        raise ValueError(f"covariance_type must be one of {COVARIANCE_TYPES}, got {covariance_type!r}")
-    check_tensor(x, "x", ndim=2)
-    check_tensor(resp, "resp", ndim=2)
+    _check_covariance_type(covariance_type)
+    x = as_float_tensor(x, "x", ndim=2)
+    resp = as_probabilities(resp, "resp", ndim=2)
     if len(resp) != len(x):
         raise ValueError(f"resp must have one row per point ({len(x)}), got shape {tuple(resp.shape)}")
     reg_covar = positive_float(reg_covar, "reg_covar", allow_zero=True)
+    dtype = torch.promote_types(x.dtype, resp.dtype)
+    return _m_step(x.to(dtype), resp.to(dtype), covariance_type, reg_covar)
+
+
+def _m_step(x, resp, covariance_type, reg_covar):
     nk = resp.sum(0) + 10 * torch.finfo(resp.dtype).eps                       # effective counts (K,)
     means = resp.T @ x / nk[:, None]
     if covariance_type == "diag":
@@ -111,8 +155,7 @@ class GaussianMixture(DensityModel):
                  max_iter: int = 100, tol: float = 1e-3, n_init: int = 1, init_params: str = "kmeans++"):
         super().__init__()
         self.n_components = positive_int(n_components, "n_components")
-        if covariance_type not in COVARIANCE_TYPES:
-            raise ValueError(f"covariance_type must be one of {COVARIANCE_TYPES}, got {covariance_type!r}")
+        _check_covariance_type(covariance_type)
         self.covariance_type = covariance_type
         self.reg_covar = positive_float(reg_covar, "reg_covar", allow_zero=True)
         self.max_iter = positive_int(max_iter, "max_iter", minimum=0)
@@ -144,19 +187,20 @@ class GaussianMixture(DensityModel):
         if self.init_params == "random":
             # The textbook start: K random data points as means, the data's covariance for every component.
             means = x[randomness.permutation(len(x), generator=generator, device=x.device)[: self.n_components]]
-            _, _, covariances = m_step(x, torch.ones(len(x), 1, dtype=x.dtype, device=x.device),
-                                       self.covariance_type, self.reg_covar)
+            _, _, covariances = _m_step(x, torch.ones(len(x), 1, dtype=x.dtype, device=x.device),
+                                        self.covariance_type, self.reg_covar)
             covariances = covariances.expand(self.n_components, *covariances.shape[1:]).clone()
             weights = torch.full((self.n_components,), 1 / self.n_components, dtype=x.dtype, device=x.device)
             return weights, means, covariances
         centers = kmeans_plus_plus(x, self.n_components, generator)
         nearest = torch.cdist(x, centers).argmin(1)
         resp = torch.nn.functional.one_hot(nearest, self.n_components).to(x.dtype)
-        return m_step(x, resp, self.covariance_type, self.reg_covar)
+        return _m_step(x, resp, self.covariance_type, self.reg_covar)
 
-    def _run_em(self, x, params, record):
+    def _run_em(self, x, params, record, floor):
         """EM from ``params`` as scikit-learn runs it: E-step (scoring the current parameters), M-step, and stop
-        once the score gained less than ``tol`` since the previous E-step; then score the final parameters."""
+        once the score gained less than ``tol`` since the previous E-step; then score the final parameters.
+        ``floor``: a variance at or below it means a component collapsed."""
         history, snapshots = [], []
         weights, means, covariances = params
         previous = -math.inf
@@ -164,17 +208,34 @@ class GaussianMixture(DensityModel):
         for _ in range(self.max_iter):
             if record:
                 snapshots.append((weights, means, covariances))
-            log_resp, mean_ll = e_step(x, weights, means, covariances, self.covariance_type)
-            history.append(mean_ll.item())
-            weights, means, covariances = m_step(x, log_resp.exp(), self.covariance_type, self.reg_covar)
+            log_resp, mean_ll = self._scored_e_step(x, weights, means, covariances, floor)
+            history.append(mean_ll)
+            weights, means, covariances = _m_step(x, log_resp.exp(), self.covariance_type, self.reg_covar)
             if abs(history[-1] - previous) < self.tol:
                 converged = True
                 break
             previous = history[-1]
         if record:
             snapshots.append((weights, means, covariances))
-        history.append(e_step(x, weights, means, covariances, self.covariance_type)[1].item())
+        history.append(self._scored_e_step(x, weights, means, covariances, floor)[1])
         return (weights, means, covariances), history, snapshots, converged
+
+    def _scored_e_step(self, x, weights, means, covariances, floor: float) -> tuple[torch.Tensor, float]:
+        """The E-step inside EM, with its mean log-likelihood read as a float. A component that collapsed onto
+        too few points (a variance ≤ ``floor``, numerically zero next to the data's variance, a singular covariance
+        or a non-finite likelihood) stops the fit with an explanation."""
+        smallest = covariances.min() if self.covariance_type == "diag" else torch.linalg.eigvalsh(covariances).min()
+        try:
+            log_resp, mean_ll = _e_step(x, weights, means, covariances, self.covariance_type)
+            mean_ll, smallest = torch.stack([mean_ll, smallest.to(mean_ll.dtype)]).tolist()
+        except torch.linalg.LinAlgError:
+            mean_ll = math.nan
+        if not math.isfinite(mean_ll) or smallest <= floor:
+            raise ValueError(f"EM stopped: a component collapsed onto too few points, so its covariance is "
+                             f"singular and the likelihood unbounded (reg_covar={self.reg_covar:g}); increase "
+                             f"reg_covar (a small fraction of the data's variance, 1e-6 or more) or use fewer "
+                             f"components")
+        return log_resp, mean_ll
 
     def fit(self, x, init: tuple | None = None, record: bool = False,
             generator: torch.Generator | None = None) -> "GaussianMixture":
@@ -183,11 +244,15 @@ class GaussianMixture(DensityModel):
         ``record``: keep the parameters of every iteration. ``generator``: draws the starting points."""
         x = self._check_data(x)
         generator_or_none(generator)
+        if not isinstance(record, bool):
+            raise TypeError(f"record must be a bool, got {type(record).__name__}")
         starts = [self._check_init(init, x.shape[1])] if init is not None else \
             [self._initial_parameters(x, generator) for _ in range(self.n_init)]
+        # a variance this small next to the data's is zero up to rounding: a collapsed component
+        floor = 10 * x.shape[1] * torch.finfo(x.dtype).eps * x.var(0, correction=0).mean().item()
         best = None
         for params in starts:
-            run = self._run_em(x, params, record)
+            run = self._run_em(x, params, record, floor)
             if best is None or run[1][-1] > best[1][-1]:
                 best = run
         (weights, means, covariances), history, self.snapshots, converged = best
@@ -209,6 +274,7 @@ class GaussianMixture(DensityModel):
                              f"{tuple(means.shape)}, {tuple(covariances.shape)}")
         if (weights < 0).any() or abs(weights.sum().item() - 1) > 1e-6:
             raise ValueError("init weights must be non-negative and sum to 1")
+        _check_covariance_values(covariances, self.covariance_type, "init covariances")
         return weights, means, covariances
 
     # -- the density-model protocol -------------------------------------------------------------
@@ -223,14 +289,14 @@ class GaussianMixture(DensityModel):
 
     def _log_prob(self, x, context):
         """log p(x) = logsumexp_k [log π_k + log N(x; μ_k, Σ_k)] for each row: (B, D) → (B,), nats."""
-        joint = torch.log(self.weights)[None] + component_log_densities(
+        joint = torch.log(self.weights)[None] + _component_log_densities(
             x.double(), self.means, self.covariances, self.covariance_type)
         return torch.logsumexp(joint, dim=1).to(x.dtype)
 
     def responsibilities(self, x) -> torch.Tensor:
         """p(z = k | x) for each row of x: (B, D) → (B, K)."""
         x = self.check_input(x).double()
-        return e_step(x, self.weights, self.means, self.covariances, self.covariance_type)[0].exp()
+        return _e_step(x, self.weights, self.means, self.covariances, self.covariance_type)[0].exp()
 
     def _sample(self, n, generator, context):
         """Ancestral sampling: z ~ Cat(π), then x ~ N(μ_z, Σ_z); shape (n, D)."""

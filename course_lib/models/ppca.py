@@ -7,41 +7,80 @@ p(z | x) = N(M⁻¹ Wᵀ (x - μ), σ² M⁻¹) with M = Wᵀ W + σ² I (q × q
 
 from __future__ import annotations
 
-
 import torch
 
 from .. import randomness
 from ..distributions import gaussian_log_prob, log_mean_exp, pairwise_diagonal_gaussian_log_prob, sample_covariance
-from ..validation import as_float_tensor, check_tensor, generator_or_none, positive_float, positive_int
+from ..validation import as_float_tensor, generator_or_none, has_values, positive_float, positive_int
 from .base import DensityModel
+
+
+def _check_q(q, dims: int) -> int:
+    q = positive_int(q, "q")
+    if q >= dims:
+        raise ValueError(f"q must be smaller than the data dimension {dims}, got {q}")
+    return q
 
 
 def closed_form(x: torch.Tensor, q: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Maximum-likelihood (W, μ, σ²) of x (N, D): σ² = mean of the D − q discarded eigenvalues of S,
     W = U_q (Λ_q − σ² I)^{1/2} with the top-q eigenvectors U_q (up to a rotation of z)."""
-    check_tensor(x, "x", ndim=2)
-    q = positive_int(q, "q")
-    if q >= x.shape[1]:
-        raise ValueError(f"q must be smaller than the data dimension {x.shape[1]}, got {q}")
+    x = as_float_tensor(x, "x", ndim=2)
+    q = _check_q(q, x.shape[1])
     mean, cov = sample_covariance(x)
-    eigenvalues, eigenvectors = torch.linalg.eigh(cov)                  # ascending
-    eigenvalues, eigenvectors = eigenvalues.flip(0), eigenvectors.flip(1)
+    eigenvalues, eigenvectors = _eigen(cov, q)
     sigma2 = eigenvalues[q:].mean()
     w = eigenvectors[:, :q] * torch.sqrt(torch.clamp(eigenvalues[:q] - sigma2, min=0.0))
     return w, mean, sigma2
 
 
+def _eigen(cov: torch.Tensor, q: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Eigenvalues (descending) and eigenvectors of the sample covariance of x; raises unless x varies in more
+    than q directions (else σ², the mean of the D − q smallest eigenvalues, is zero up to rounding)."""
+    eigenvalues, eigenvectors = torch.linalg.eigh(cov)                  # ascending
+    eigenvalues, eigenvectors = eigenvalues.flip(0), eigenvectors.flip(1)
+    if has_values(cov):
+        sigma2, largest = eigenvalues[q:].mean().item(), eigenvalues[0].item()
+        if sigma2 <= len(cov) * torch.finfo(cov.dtype).eps * max(largest, 0.0):   # matrix_rank's tolerance
+            raise ValueError(f"x has too little variance for q={q} latent dimensions: it varies in at most {q} "
+                             f"directions (the {len(cov) - q} smallest eigenvalues of its covariance average "
+                             f"{sigma2:.3g}), so the noise variance σ² would be 0; use a smaller q or data of higher rank")
+    return eigenvalues, eigenvectors
+
+
+def _check_sigma2(sigma2):
+    """σ² > 0: a number or a 0-dim tensor (kept as a tensor)."""
+    if not isinstance(sigma2, torch.Tensor):
+        return positive_float(sigma2, "sigma2")
+    if sigma2.dim() != 0:
+        raise ValueError(f"sigma2 must be a number or a 0-dim tensor, got shape {tuple(sigma2.shape)}")
+    if has_values(sigma2):
+        positive_float(sigma2.item(), "sigma2")
+    return sigma2
+
+
 def em_step(cov: torch.Tensor, w: torch.Tensor, sigma2: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """One EM update of (W, σ²) written with the sample covariance S (Tipping & Bishop 1999, eqs. 29–30):
     W ← S W (σ² I + M⁻¹ Wᵀ S W)⁻¹,  σ² ← tr(S − S W M⁻¹ W_newᵀ) / D.
-    Shapes: S (D, D), W (D, q), σ² a number or a 0-dim tensor."""
-    check_tensor(cov, "cov", ndim=2)
-    check_tensor(w, "w", ndim=2)
+    Shapes: S (D, D) symmetric positive semi-definite, W (D, q) with q < D, σ² > 0 a number or a 0-dim tensor."""
+    w = as_float_tensor(w, "w", ndim=2)
+    if w.shape[1] >= w.shape[0]:
+        raise ValueError(f"w must have fewer columns (q) than rows (D), got shape {tuple(w.shape)}")
+    cov = as_float_tensor(cov, "cov", ndim=2)
     if cov.shape != (len(w), len(w)):
         raise ValueError(f"cov must have shape ({len(w)}, {len(w)}) to match w {tuple(w.shape)}, "
                          f"got {tuple(cov.shape)}")
-    if isinstance(sigma2, torch.Tensor) and sigma2.dim() != 0:
-        raise ValueError(f"sigma2 must be a number or a 0-dim tensor, got shape {tuple(sigma2.shape)}")
+    if has_values(cov):
+        tolerance = len(cov) * torch.finfo(cov.dtype).eps * cov.abs().max().item()
+        if not torch.allclose(cov, cov.T, rtol=1e-5, atol=tolerance) or \
+                torch.linalg.eigvalsh(cov).min().item() < -100 * tolerance:
+            raise ValueError("cov must be a covariance matrix: symmetric and positive semi-definite")
+    sigma2 = _check_sigma2(sigma2)
+    dtype = torch.promote_types(w.dtype, cov.dtype)
+    return _em_step(cov.to(dtype), w.to(dtype), sigma2)
+
+
+def _em_step(cov, w, sigma2):
     d, q = w.shape
     eye = torch.eye(q, dtype=w.dtype, device=w.device)
     m_inv = torch.linalg.inv(w.T @ w + sigma2 * eye)
@@ -81,23 +120,22 @@ class PPCA(DensityModel):
         """Fit q latent dimensions to x (N, D) by ``"closed_form"`` or ``"em"`` (from a random W drawn with
         ``generator``), on x's device; the model is returned in eval mode."""
         x = as_float_tensor(x, "x", ndim=2).double()
-        q = positive_int(q, "q")
-        if q >= x.shape[1]:
-            raise ValueError(f"q must be smaller than the data dimension {x.shape[1]}, got {q}")
-        if method == "closed_form":
-            return cls(*closed_form(x, q)).eval()
-        if method != "em":
+        q = _check_q(q, x.shape[1])
+        if method not in ("closed_form", "em"):
             raise ValueError(f"method must be 'closed_form' or 'em', got {method!r}")
         max_iter = positive_int(max_iter, "max_iter")
         tol = positive_float(tol, "tol", allow_zero=True)
         generator_or_none(generator)
+        if method == "closed_form":
+            return cls(*closed_form(x, q)).eval()
         mean, cov = sample_covariance(x)
+        _eigen(cov, q)                                      # x must vary in more than q directions
         w = randomness.normal((x.shape[1], q), generator=generator, device=x.device, dtype=x.dtype)
         sigma2 = torch.trace(cov) / x.shape[1]
         model = cls(w, mean, sigma2)
         history = [model._log_prob(x, None).mean().item()]
         for _ in range(max_iter):
-            w, sigma2 = em_step(cov, w, sigma2)
+            w, sigma2 = _em_step(cov, w, sigma2)
             model.w, model.sigma2 = w, sigma2
             history.append(model._log_prob(x, None).mean().item())
             if history[-1] - history[-2] < tol:

@@ -98,6 +98,9 @@ class VAE(ImageModel):
         # An IAF posterior (Kingma et al., 2016): z_0 ~ N(μ(x), σ²(x)), then K autoregressive steps conditioned
         # on features h(x) that the encoder also outputs; log q(z_K | x) = log q(z_0 | x) − Σ log-dets.
         self.posterior_flows = positive_int(posterior_flows, "posterior_flows", minimum=0)
+        if self.posterior_flows and hidden < 4:
+            raise ValueError(f"hidden must be ≥ 4 with posterior_flows (the flow's layers have hidden // 4 units), "
+                             f"got {hidden}")
         self.context_size = 2 * latent_dim if self.posterior_flows else 0
         encoder_outputs = 2 * latent_dim + self.context_size
         self.posterior_flow = Composite([MaskedAutoregressive(
@@ -212,6 +215,9 @@ class VAE(ImageModel):
         generator_or_none(generator)
         if eps is not None:
             eps = as_float_tensor(eps, "eps").to(self.device)
+            if tuple(eps.shape) != (k, len(x), self.latent_dim):
+                raise ValueError(f"eps must have shape ({k}, {len(x)}, {self.latent_dim}) (k, B, latent_dim), "
+                                 f"got {tuple(eps.shape)}")
         return self._iwae_bound(x, k, eps, generator)
 
     def _iwae_bound(self, x, k, eps, generator):
@@ -224,8 +230,6 @@ class VAE(ImageModel):
             return importance_weighted_bound(log_joint, mean, log_var, k, eps, generator=generator)
         if eps is None:
             eps = randomness.normal((k, *mean.shape), generator=generator, device=mean.device, dtype=mean.dtype)
-        elif tuple(eps.shape) != (k, *mean.shape):
-            raise ValueError(f"eps must have shape ({k}, {', '.join(map(str, mean.shape))}), got {tuple(eps.shape)}")
         z, log_q = self._posterior_sample(mean, log_var, context, eps)
         return log_mean_exp(log_joint(z) - log_q, dim=0)
 
@@ -249,6 +253,8 @@ class VAE(ImageModel):
     def decode_mean(self, z) -> torch.Tensor:
         """E[x | z], the expected grey level of every pixel: (N, latent_dim) → (N, 1, H, W). Blurry by design."""
         z = self._check_codes(z)
+        if z.dim() != 2:
+            raise ValueError(f"z must have shape (N, {self.latent_dim}), got {tuple(z.shape)}")
         logits = self._decode(z)
         if self.levels == 2:
             mean = torch.sigmoid(logits)
