@@ -21,7 +21,12 @@ LOG_2PI = math.log(2 * math.pi)
 
 def log_mean_exp(values: torch.Tensor, dim: int = 0) -> torch.Tensor:
     """log (1/K) Σ_k exp(values_k) along ``dim`` (K = its size), computed stably with logsumexp."""
-    check_tensor(values, "values")
+    check_tensor(values, "values", min_ndim=1)
+    if isinstance(dim, bool) or not isinstance(dim, int) or not -values.dim() <= dim < values.dim():
+        raise ValueError(f"dim must be an int in [{-values.dim()}, {values.dim() - 1}] for values of shape "
+                         f"{tuple(values.shape)}, got {dim!r}")
+    if values.shape[dim] == 0:
+        raise ValueError(f"values must have at least one entry along dim {dim}, got shape {tuple(values.shape)}")
     return torch.logsumexp(values, dim=dim) - math.log(values.shape[dim])
 
 
@@ -66,9 +71,15 @@ def gaussian_log_prob(x: torch.Tensor, mean: torch.Tensor, scale_tril: torch.Ten
 
 def standard_normal_kl(mean: torch.Tensor, log_var: torch.Tensor) -> torch.Tensor:
     """KL(N(mean, diag exp(log_var)) ‖ N(0, I)) in closed form, summed over the last dimension: (..., q) → (...)."""
+    _check_same_shape(mean, log_var)
+    return 0.5 * (mean ** 2 + log_var.exp() - 1.0 - log_var).sum(-1)
+
+
+def _check_same_shape(mean, log_var) -> None:
     check_tensor(mean, "mean", min_ndim=1)
     check_tensor(log_var, "log_var", min_ndim=1)
-    return 0.5 * (mean ** 2 + log_var.exp() - 1.0 - log_var).sum(-1)
+    if mean.shape != log_var.shape:
+        raise ValueError(f"log_var must have the shape of mean {tuple(mean.shape)}, got {tuple(log_var.shape)}")
 
 
 def sample_covariance(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -87,8 +98,10 @@ def reparameterize(mean: torch.Tensor, log_var: torch.Tensor, eps: torch.Tensor 
     """z = μ + σ ⊙ ε with ε ~ N(0, I): a sample of q = N(μ, diag σ²) whose randomness does not depend on
     (μ, σ), so gradients flow through μ and σ. ``eps`` may be given (it broadcasts against ``mean``);
     otherwise it is drawn with ``generator``."""
-    check_tensor(mean, "mean")
-    check_tensor(log_var, "log_var")
+    _check_same_shape(mean, log_var)
+    generator_or_none(generator)
+    if eps is not None:
+        check_tensor(eps, "eps", last_dim=mean.shape[-1])
     if eps is None:
         eps = randomness.normal(mean.shape, generator=generator, device=mean.device, dtype=mean.dtype)
     return mean + torch.exp(0.5 * log_var) * eps
@@ -107,7 +120,7 @@ def importance_weighted_bound(log_joint: Callable[[torch.Tensor], torch.Tensor],
         raise TypeError(f"log_joint must be callable, got {type(log_joint).__name__}")
     k = positive_int(k, "k")
     check_tensor(mean, "mean", ndim=2)
-    check_tensor(log_var, "log_var", ndim=2)
+    _check_same_shape(mean, log_var)
     generator_or_none(generator)
     if eps is None:
         eps = randomness.normal((k, *mean.shape), generator=generator, device=mean.device, dtype=mean.dtype)
@@ -117,7 +130,11 @@ def importance_weighted_bound(log_joint: Callable[[torch.Tensor], torch.Tensor],
             raise ValueError(f"eps must have shape ({k}, {', '.join(map(str, mean.shape))}), got {tuple(eps.shape)}")
     z = reparameterize(mean, log_var, eps)
     log_q = standard_normal_log_prob(eps) - 0.5 * log_var.sum(-1)   # log q(z), from ε directly
-    return log_mean_exp(log_joint(z) - log_q, dim=0)
+    log_p = log_joint(z)
+    if not isinstance(log_p, torch.Tensor) or log_p.shape != log_q.shape:
+        raise ValueError(f"log_joint must map z of shape {tuple(z.shape)} to log p(x, z) of shape {tuple(log_q.shape)}, "
+                         f"got {tuple(log_p.shape) if isinstance(log_p, torch.Tensor) else type(log_p).__name__}")
+    return log_mean_exp(log_p - log_q, dim=0)
 
 
 def _mixture_responsibilities(x, weights, means, std):

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+from course_lib import distributions
 from course_lib.models import GaussianMixture, PPCA, VAE
 from course_lib.models.autoregressive import (FVSBN, MADE, NADE, CausalConvSequence, GatedPixelCNN, PixelCNN,
                                               discretized_logistic_mixture)
@@ -204,3 +205,25 @@ def test_gated_pixelcnn_with_an_odd_kernel_still_scores_images():
     model = GatedPixelCNN((1, 4, 4), 3, channels=4, layers=2, kernel=5)
     assert model.log_prob(torch.zeros(2, 1, 4, 4)).shape == (2,)
     assert FVSBN(tuple(np.array([1, 3, 3])), 3).image_shape == (1, 3, 3)       # numpy ints are ints
+
+
+# --- distributions: the functions chapter 04's exercises lean on ------------------------------------------
+
+@pytest.mark.parametrize("call, error, words", [
+    (lambda: distributions.standard_normal_kl(torch.zeros(4, 2), torch.zeros(4, 3)), ValueError,
+     r"log_var must have the shape of mean \(4, 2\), got \(4, 3\)"),
+    (lambda: distributions.reparameterize(torch.zeros(4, 2), torch.zeros(2)), ValueError, "log_var must have the shape of mean"),
+    (lambda: distributions.reparameterize(torch.zeros(4, 2), torch.zeros(4, 2), generator="abc"), TypeError,
+     "generator must be a torch.Generator or None"),
+    (lambda: distributions.reparameterize(torch.zeros(4, 2), torch.zeros(4, 2), eps=torch.zeros(4, 3)), ValueError,
+     "eps must have last dimension 2"),
+    (lambda: distributions.log_mean_exp(torch.zeros(3, 2), dim=2), ValueError, r"dim must be an int in \[-2, 1\]"),
+    (lambda: distributions.log_mean_exp(torch.zeros(0, 2)), ValueError, "values must have at least one entry along dim 0"),
+    (lambda: distributions.log_mean_exp(torch.zeros(())), ValueError, "values must have at least 1 dimensions"),
+    (lambda: distributions.importance_weighted_bound(lambda z: z.sum(-1, keepdim=True), torch.zeros(4, 2),
+                                                     torch.zeros(4, 2), k=3), ValueError,
+     r"log_joint must map z of shape \(3, 4, 2\) to log p\(x, z\) of shape \(3, 4\), got \(3, 4, 1\)"),
+])
+def test_distributions_name_the_bad_argument(call, error, words):
+    with pytest.raises(error, match=words):
+        call()
