@@ -9,7 +9,7 @@ ROOT_ARG := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 # Seconds one notebook cell may run under nbval before the chapter fails.
 CELL_TIMEOUT ?= 600
 
-.PHONY: install browser lab test test-lib test-chapters book bench student clean
+.PHONY: install browser lab test test-lib test-chapters book bench student grade clean
 
 install: $(STAMP)
 
@@ -56,6 +56,12 @@ bench: $(STAMP)
 # Student notebooks, solutions removed, in build/student.
 student: $(STAMP)
 	$(VPY) -m course_lib.teaching.assign build --out build/student
+
+# Grade the students' notebooks: make grade SUBMISSIONS=folder-of-student-folders [JOBS=2] → grades.csv, feedback/
+SUBMISSIONS ?= submissions
+JOBS ?= 2
+grade: $(STAMP)
+	$(VPY) -m course_lib.teaching.assign grade $(SUBMISSIONS) --out grades.csv --jobs $(JOBS)
 
 clean:
 	rm -rf $(VENV) _build build .cache

@@ -9,7 +9,9 @@ Solutions sit between nbgrader-style markers in code (or markdown) cells::
 
 and belong to the exercise named by the closest markdown heading above them ("Exercise N").
 ``python -m course_lib.teaching.assign build --out build/student`` writes one student notebook per chapter,
-outputs cleared, each solution replaced by ``raise NotImplementedError("Exercise N: ...")``.
+outputs cleared, each solution replaced by ``raise NotImplementedError("Exercise N: ...")``;
+``python -m course_lib.teaching.assign grade SUBMISSIONS --out grades.csv`` grades the students' notebooks
+with the course's own checks (``course_lib.teaching.grade``).
 """
 
 from __future__ import annotations
@@ -178,7 +180,20 @@ def main(argv: list[str] | None = None) -> int:
     build_cmd.add_argument("--out", type=Path, required=True, help="output folder, e.g. build/student")
     build_cmd.add_argument("chapters", nargs="*", type=Path,
                            help="chapter notebooks (default: every chapters/*.ipynb)")
+    grade_cmd = commands.add_parser("grade", help="grade a folder of submissions with the course's checks")
+    grade_cmd.add_argument("submissions", type=Path, help="folder with one folder of notebooks per student")
+    grade_cmd.add_argument("--out", type=Path, default=Path("grades.csv"),
+                           help="the CSV to write (feedback/ goes next to it); default grades.csv")
+    grade_cmd.add_argument("--jobs", type=int, default=2, help="notebooks graded at the same time (default 2)")
+    grade_cmd.add_argument("--cell-timeout", type=int, default=120, help="seconds one cell may run (default 120)")
+    grade_cmd.add_argument("--time-limit", type=int, default=900,
+                           help="seconds one notebook may run in all (default 900)")
+    grade_cmd.add_argument("--chapters", type=Path, default=None,
+                           help="folder of the course's chapter notebooks (default: the course's chapters/)")
     args = parser.parse_args(argv)
+    if args.command == "grade":
+        from . import grade
+        return grade.main(args)
     chapters = args.chapters or chapter_notebooks()
     missing = [str(c) for c in chapters if not c.is_file()]
     if missing:
