@@ -183,3 +183,21 @@ def test_network_is_refused_inside_grading(course):
         "def half(x):\n    assert OUTCOME.startswith('grading runs offline'), OUTCOME\n    return x / 2"))
     grades = grade.grade_notebook("peggy", course / "01_small.ipynb", submission, cell_timeout=30, time_limit=120)
     assert grades[2].status == "passed", grades[2].message
+
+
+@pytest.mark.slow
+@pytest.mark.course_cache
+def test_a_real_chapter_graded_from_the_course_cache(tmp_path):
+    """Chapter 01 as the course's solutions and as the untouched student version, graded with the models the
+    chapters' run cached (``make test`` runs the chapters first)."""
+    from course_lib import runtime
+
+    chapter = assign.chapter_notebooks()[0]
+    teacher = nbformat.read(chapter, as_version=4)
+    student, exercises = grade.chapter_exercises(teacher)
+    solved = grade.grade_notebook("solutions", chapter, teacher, cell_timeout=300, time_limit=600)
+    stubs = grade.grade_notebook("stubs", chapter, student, cell_timeout=300, time_limit=600)
+    if any("DGM_CACHE_ONLY" in g.message for g in solved) and not runtime.in_ci():
+        pytest.skip("the course cache lacks chapter 01's models: run `make test-chapters` first")
+    assert [g.status for g in solved] == ["passed"] * len(exercises), [g.message for g in solved]
+    assert [g.status for g in stubs] == ["not attempted"] * len(exercises), [g.message for g in stubs]
