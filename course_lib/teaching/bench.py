@@ -5,6 +5,9 @@ fresh kernel (budgets: ≤ 120 s and ≤ 1.5 GB a chapter on a 2-core CPU, ≤ 1
 ``python -m course_lib.teaching.bench --repeat 20 --load 2 [chapters…]``: the hang hunt — every chapter 20 times
 from a fresh kernel while 2 busy-looping processes load the CPU; a run far slower than the chapter's median
 (a stall) is flagged, and the per-cell timeout turns a hang into an error that names the cell.
+``python -m course_lib.teaching.bench --grading``: grading five students (the solutions, the stubs, an edited
+check, a hang, a corrupted file) on chapters 01–04 with ``assign grade``'s defaults and 2 jobs: wall time and
+summary (the course cache must hold the chapters' models: run them first).
 ``python -m course_lib.teaching.bench --gmm``: our EM against scikit-learn's ``GaussianMixture`` on the digits
 (10 diagonal components, same initial parameters): final log-likelihoods and wall-time ratio.
 ``python -m course_lib.teaching.bench --throughput``: training throughput (images per second) of the
@@ -83,6 +86,36 @@ def repeat_runs(chapters: list[Path], repeats: int, load: int = 0, cell_timeout:
         for burner in burners:
             burner.terminate()
     return times
+
+
+def grading_benchmark(chapters: list[Path], jobs: int = 2) -> tuple[float, str]:
+    """Grade a class of five built from ``chapters``; return (wall time in s, the grader's summary)."""
+    import tempfile
+
+    from .assign import student_notebook
+    from .grade import grade_folder, summary
+
+    with tempfile.TemporaryDirectory(prefix="dgm-grading-bench-") as folder:
+        folder = Path(folder)
+        for student in ("solutions", "stubs", "edited_check", "hang", "corrupted"):
+            (folder / student).mkdir()
+        for chapter in chapters:
+            teacher = nbformat.read(chapter, as_version=4)
+            stubs, solutions = student_notebook(teacher)
+            nbformat.write(teacher, folder / "solutions" / chapter.name)
+            nbformat.write(stubs, folder / "stubs" / chapter.name)
+            edited = nbformat.from_dict(stubs)
+            for cell in edited.cells:
+                if "check" in cell.metadata.get("tags", []):
+                    cell.source = 'print("✔ all good")'
+            nbformat.write(edited, folder / "edited_check" / chapter.name)
+            hang = nbformat.from_dict(teacher)
+            hang.cells[solutions[0].cell].source = "while True:\n    pass"
+            nbformat.write(hang, folder / "hang" / chapter.name)
+            (folder / "corrupted" / chapter.name).write_text(nbformat.writes(teacher)[:1000])
+        start = time.perf_counter()
+        grades = grade_folder(folder, chapters, jobs=jobs, cell_timeout=60)
+        return time.perf_counter() - start, summary(grades)
 
 
 def gmm_versus_sklearn(n_components: int = 10, repeats: int = 11) -> dict:
@@ -193,7 +226,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=0, metavar="N",
                         help="run every chapter N times (the hang hunt) and flag runs far slower than the median")
     parser.add_argument("--load", type=int, default=0, metavar="K", help="with --repeat: K CPU-burning processes")
+    parser.add_argument("--grading", action="store_true", help="grade five students on chapters 01–04 (time)")
     args = parser.parse_args(argv)
+    if args.grading:
+        chapters = args.chapters or chapter_notebooks()[:4]
+        seconds, table = grading_benchmark(chapters)
+        print(table)
+        print(f"graded 5 students × {len(chapters)} chapters with 2 jobs in {seconds:.0f} s")
+        return 0
     if args.repeat < 0 or args.load < 0:
         parser.error("--repeat and --load must be ≥ 0")
     if args.repeat:
