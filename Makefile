@@ -1,5 +1,12 @@
 # Two commands matter: `make lab` (work through the course) and `make test` (everything CI checks).
-PYTHON   ?= python3
+# The course supports Python 3.11 to 3.14: the newest of those on PATH, unless you say `make lab PYTHON=python3.12`.
+SUPPORTED_PYTHONS := python3.14 python3.13 python3.12 python3.11
+PYTHON   ?= $(or $(firstword $(foreach p,$(SUPPORTED_PYTHONS),$(shell command -v $(p) 2>/dev/null))),python3)
+# TORCH=cpu installs PyTorch's CPU-only build from its CPU wheel index (Linux without a GPU: no CUDA libraries);
+# the default takes torch from the package index: the CUDA build on Linux, the only build on macOS.
+TORCH    ?= default
+TORCH_CPU_INDEX ?= https://download.pytorch.org/whl/cpu
+TORCH_VERSION   := $(shell sed -n 's/^torch==//p' requirements.txt)
 VENV     := .venv
 VPY      := $(VENV)/bin/python
 STAMP    := $(VENV)/.installed
@@ -9,14 +16,19 @@ ROOT_ARG := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 # Seconds one notebook cell may run under nbval before the chapter fails.
 CELL_TIMEOUT ?= 600
 
-.PHONY: install browser lab test test-lib test-chapters book bench student grade clean
+.PHONY: install browser lab test test-lib test-chapters book bench student grade doctor clean
 
 install: $(STAMP)
 
 # Re-installs only when the pins or the package metadata change, so a second `make test` is fast.
 $(STAMP): requirements.txt pyproject.toml
+	@case "$(TORCH)" in default|cpu) ;; *) echo "TORCH must be 'default' or 'cpu', got '$(TORCH)'"; exit 2;; esac
+	@test -x $(VPY) || $(PYTHON) -c 'import sys; v = sys.version_info[:2]; sys.exit(0 if (3, 11) <= v <= (3, 14) else \
+		f"$(PYTHON) is Python {v[0]}.{v[1]}; the course supports 3.11 to 3.14: make lab PYTHON=python3.12")'
 	test -x $(VPY) || $(PYTHON) -m venv $(VENV)
+	@$(VPY) -c 'import sys; print(f"course environment: Python {sys.version.split()[0]} in $(VENV) (torch: $(TORCH))")'
 	$(VPY) -m pip install --quiet --upgrade pip
+	if [ "$(TORCH)" = cpu ]; then $(VPY) -m pip install --quiet --index-url $(TORCH_CPU_INDEX) torch==$(TORCH_VERSION); fi
 	$(VPY) -m pip install --quiet -r requirements.txt
 	$(VPY) -m pip install --quiet --no-deps -e .
 	touch $@
@@ -62,6 +74,10 @@ SUBMISSIONS ?= submissions
 JOBS ?= 2
 grade: $(STAMP)
 	$(VPY) -m course_lib.teaching.assign grade $(SUBMISSIONS) --out grades.csv --jobs $(JOBS)
+
+# What is installed and where things live: Python, torch's build, the device, DGM_DATA/DGM_CACHE, Chromium, disk, memory.
+doctor: $(STAMP)
+	$(VPY) -m course_lib.teaching.doctor
 
 clean:
 	rm -rf $(VENV) _build build .cache

@@ -95,7 +95,7 @@ def test_requirements_are_pinned():
 def test_environment_yml_agrees_with_requirements():
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
     deps = env["dependencies"]
-    assert "python=3.11" in deps and "pip" in deps
+    assert "python>=3.11,<3.15" in deps and "pip" in deps
     pip = next(d["pip"] for d in deps if isinstance(d, dict) and "pip" in d)
     normalise = lambda items: sorted(i.lower().replace("_", "-") for i in items)  # noqa: E731
     only_env = set(normalise(pip)) - set(normalise(_requirements()))
