@@ -107,3 +107,19 @@ def load_checkpoint(path: str | os.PathLike, *, name: str = "path") -> dict:
     if not isinstance(state, dict):
         raise ValueError(f"{name}: {path} is not a checkpoint: it holds a {type(state).__name__}, not a dict")
     return state
+
+
+def linked_view(source: str | os.PathLike, folder: str | os.PathLike) -> Path:
+    """``folder`` (created, must not exist) holding a link to every file of the folder ``source``.
+
+    Code pointed at ``folder`` reads ``source``'s files, while the course's writes (``atomic_write``, which
+    replaces a path) replace the link, never the file behind it: a read-only view of a cache. A missing
+    ``source`` gives an empty folder.
+    """
+    source, folder = _as_path(source, "source"), _as_path(folder, "folder")
+    folder.mkdir(parents=True)
+    if source.is_dir():
+        for item in source.iterdir():
+            if item.is_file() and not item.name.startswith("."):
+                (folder / item.name).symlink_to(item.resolve())
+    return folder

@@ -445,3 +445,20 @@ def test_mean_nll_refuses_non_finite_log_probabilities():
     with pytest.raises(ValueError, match=r"Broken returned NaN or infinite log-probabilities for 2 of the 10 "
                                          r"examples of x \(the first at index 2, in the batch starting at 0\)"):
         mean_nll(Broken(), x, batch_size=4)         # the third of each batch of 4: examples 2 and 6
+
+
+def test_linked_view_reads_the_source_and_never_writes_to_it(tmp_path):
+    from course_lib.storage import atomic_write, linked_view
+
+    source = tmp_path / "cache"
+    source.mkdir()
+    (source / "model.pt").write_bytes(b"weights")
+    view = linked_view(source, tmp_path / "view")
+    assert (view / "model.pt").read_bytes() == b"weights"
+    atomic_write(view / "model.pt", lambda f: f.write(b"new"))
+    atomic_write(view / "leaderboard.json", lambda f: f.write(b"[]"))
+    assert (view / "model.pt").read_bytes() == b"new" and (source / "model.pt").read_bytes() == b"weights"
+    assert sorted(p.name for p in source.iterdir()) == ["model.pt"]
+    assert list(linked_view(tmp_path / "absent", tmp_path / "empty").iterdir()) == []
+    with pytest.raises(TypeError, match="source must be a str or os.PathLike"):
+        linked_view(3, tmp_path / "x")

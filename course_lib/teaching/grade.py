@@ -43,6 +43,7 @@ from pathlib import Path
 import nbformat
 
 from ..runtime import cache_dir, progress
+from ..storage import linked_view
 from .assign import EXERCISE_HEADING, student_notebook
 
 STATUSES = ("passed", "failed", "error", "timed out", "not attempted", "missing", "malformed")
@@ -187,17 +188,6 @@ def _worker(notebook_path: str, result_path: str, cell_timeout: str) -> None:
     save()
 
 
-def _private_cache(folder: Path) -> Path:
-    """A cache folder of links to the course cache's files: reading works, writing replaces a link, not the file."""
-    folder.mkdir()
-    source = cache_dir()
-    if source.is_dir():
-        for item in source.iterdir():
-            if item.is_file() and not item.name.startswith("."):
-                (folder / item.name).symlink_to(item.resolve())
-    return folder
-
-
 def run_notebook(notebook: nbformat.NotebookNode, *, cell_timeout: int, time_limit: int) -> tuple[dict, bool]:
     """Execute ``notebook`` in a child process and fresh kernel, in a scratch folder; return (what each cell
     did, whether the time limit passed)."""
@@ -209,7 +199,7 @@ def run_notebook(notebook: nbformat.NotebookNode, *, cell_timeout: int, time_lim
         startup.mkdir(parents=True)
         (startup / "00-offline.py").write_text(OFFLINE_STARTUP)
         env = {**os.environ, "DGM_CACHE_ONLY": "1", "DGM_STRICT_CHECKS": "1", "CI": "true",
-               "DGM_CACHE": str(_private_cache(scratch / "cache")), "IPYTHONDIR": str(scratch / "ipython"),
+               "DGM_CACHE": str(linked_view(cache_dir(), scratch / "cache")), "IPYTHONDIR": str(scratch / "ipython"),
                "MPLBACKEND": "Agg"}
         env.pop("DGM_KEEP_GOING", None)
         process = subprocess.Popen([sys.executable, "-m", "course_lib.teaching.grade", "worker", str(path),
