@@ -31,8 +31,9 @@ def _vae():
 # --- mixtures ------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("call, error, message", [
-    (lambda: e_step(X, WEIGHTS, MEANS, COVS, "ful"), ValueError, r"covariance_type must be one of \('full', 'diag'\), got 'ful'"),
-    (lambda: m_step(X, RESP, "spherical"), ValueError, r"covariance_type must be one of \('full', 'diag'\)"),
+    (lambda: e_step(X, WEIGHTS, MEANS, COVS, "ful"), ValueError,
+     r"covariance_type must be one of \('full', 'diag', 'spherical'\), got 'ful'"),
+    (lambda: m_step(X, RESP, "tied"), ValueError, r"covariance_type must be one of \('full', 'diag', 'spherical'\)"),
     (lambda: component_log_densities(X, MEANS, COVS, "Full"), ValueError, r"covariance_type must be one of"),
     (lambda: e_step(X, torch.tensor([1.5, -0.5]), MEANS, COVS), ValueError, r"weights must be non-negative"),
     (lambda: e_step(X, torch.tensor([1.0, 1.0]), MEANS, COVS), ValueError, r"weights must sum to 1 within 0\.0001, got a sum of 2"),
@@ -53,6 +54,10 @@ def _vae():
      r"covariances must be symmetric, but component 0's is not"),
     (lambda: component_log_densities(X, MEANS, torch.tensor([[1.0, 1.0], [1.0, -1.0]]), "diag"), ValueError,
      r"covariances must hold variances > 0 \(for 'diag'\), but component 1's has one ≤ 0"),
+    (lambda: e_step(X, WEIGHTS, MEANS, torch.ones(2, 2), "spherical"), ValueError,
+     r"covariances must have shape \(2,\) for 'spherical' covariances"),
+    (lambda: e_step(X, WEIGHTS, MEANS, torch.tensor([1.0, -1.0]), "spherical"), ValueError,
+     r"covariances must hold variances > 0 \(for 'spherical'\), but component 1's is ≤ 0"),
 ])
 def test_mixture_steps_reject_bad_input(call, error, message):
     with pytest.raises(error, match=message):
@@ -69,7 +74,7 @@ def test_mixture_steps_accept_what_the_chapters_pass():
     assert meta[0].shape == (30, 2)                                                  # meta: shapes only
 
 
-@pytest.mark.parametrize("covariance_type", ["full", "diag"])
+@pytest.mark.parametrize("covariance_type", ["full", "diag", "spherical"])
 def test_a_collapsed_component_stops_the_fit_and_names_reg_covar(covariance_type):
     x = torch.cat([torch.zeros(5, 2), torch.randn(5, 2, generator=torch.Generator().manual_seed(4)) + 10])
     with pytest.raises(ValueError, match=r"a component collapsed onto too few points.*increase reg_covar"):

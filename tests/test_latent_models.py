@@ -30,7 +30,9 @@ def _to_sklearn_precisions(covariances, covariance_type):
 
 
 @pytest.mark.parametrize("covariance_type, x", [("full", data.three_clusters(600, torch.Generator().manual_seed(0))),
-                                                ("diag", _digits(500))])
+                                                ("diag", _digits(500)),
+                                                ("spherical", data.three_clusters(600, torch.Generator().manual_seed(0))),
+                                                ("spherical", _digits(500))])
 def test_em_matches_sklearn_iteration_by_iteration(covariance_type, x):
     x = x.double()
     ours = GaussianMixture(4, covariance_type, max_iter=30, tol=0.0, reg_covar=1e-6)
@@ -44,10 +46,11 @@ def test_em_matches_sklearn_iteration_by_iteration(covariance_type, x):
     ll_ours, ll_theirs = ours.log_likelihood_history[:30].numpy(), np.array(theirs.lower_bounds_)
     assert np.allclose(ll_ours, ll_theirs, rtol=1e-6, atol=0)
     assert np.allclose(ours.means.numpy(), theirs.means_, rtol=1e-6, atol=1e-8)
+    assert np.allclose(ours.covariances.numpy(), theirs.covariances_, rtol=1e-6, atol=1e-8)
     assert ours.log_prob(x).mean().item() == pytest.approx(theirs.score(x.numpy()), rel=1e-6)
 
 
-@pytest.mark.parametrize("covariance_type", ["full", "diag"])
+@pytest.mark.parametrize("covariance_type", ["full", "diag", "spherical"])
 @pytest.mark.parametrize("init_params", ["kmeans++", "random"])
 def test_em_log_likelihood_never_decreases(covariance_type, init_params):
     x = data.eight_gaussians(500, generator=torch.Generator().manual_seed(2)).double()
@@ -70,6 +73,34 @@ def test_component_densities_match_scipy():
         assert np.allclose(ours[:, k].numpy(), stats.multivariate_normal(means[k], covs[k]).logpdf(x), rtol=1e-10)
         assert np.allclose(ours_diag[:, k].numpy(),
                            stats.multivariate_normal(means[k], np.diag(variances[k])).logpdf(x), rtol=1e-10)
+
+
+def test_a_spherical_component_is_the_isotropic_gaussian():
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(20, 3, generator=gen, dtype=torch.float64)
+    means = torch.randn(2, 3, generator=gen, dtype=torch.float64)
+    variances = torch.tensor([0.5, 2.0], dtype=torch.float64)
+    ours = mixtures.component_log_densities(x, means, variances, "spherical")
+    for k in range(2):
+        assert np.allclose(ours[:, k].numpy(), stats.multivariate_normal(means[k], variances[k].item() * np.eye(3)).logpdf(x),
+                           rtol=1e-10)
+    # its M-step variance is the mean of the per-dimension ones (the maximum-likelihood σ_k²)
+    resp = torch.softmax(torch.randn(20, 2, generator=gen, dtype=torch.float64), 1)
+    diag = mixtures.m_step(x, resp, "diag", reg_covar=0.0)[2]
+    assert torch.allclose(mixtures.m_step(x, resp, "spherical", reg_covar=0.0)[2], diag.mean(1))
+
+
+def test_spherical_mixture_samples_are_round():
+    x = data.three_clusters(600, torch.Generator().manual_seed(0)).double()
+    gmm = GaussianMixture(3, "spherical", n_init=2).fit(x, generator=torch.Generator().manual_seed(0))
+    assert gmm.covariances.shape == (3,)
+    samples = gmm.sample(60_000, generator=torch.Generator().manual_seed(1))
+    z = gmm.responsibilities(samples).argmax(1)
+    k = int(gmm.weights.argmax())
+    own = samples[z == k] - gmm.means[k]          # mostly that component's draws: a round cloud
+    cov = torch.cov(own.T)
+    assert abs(cov[0, 1].item()) < 0.1 * cov.diagonal().mean().item()
+    assert cov[0, 0].item() == pytest.approx(cov[1, 1].item(), rel=0.1)
 
 
 def test_log_prob_is_a_normalised_density_and_samples_follow_it():
@@ -109,7 +140,13 @@ def test_reg_covar_keeps_a_collapsed_component_finite():
 
 @pytest.mark.parametrize("call, error, message", [
     (lambda: GaussianMixture(0), ValueError, r"n_components must be ≥ 1"),
-    (lambda: GaussianMixture(2, "spherical"), ValueError, r"covariance_type must be one of \('full', 'diag'\)"),
+    (lambda: GaussianMixture(2, "tied"), ValueError, r"covariance_type must be one of \('full', 'diag', 'spherical'\)"),
+    (lambda: GaussianMixture(2, "spherical").fit(torch.randn(10, 2), init=(torch.ones(2) / 2, torch.zeros(2, 2),
+                                                                          torch.ones(2, 2))), ValueError,
+     r"init shapes must be \(2,\), \(2, 2\), \(2,\); got \(2,\), \(2, 2\), \(2, 2\)"),
+    (lambda: GaussianMixture(2, "spherical").fit(torch.randn(10, 2), init=(torch.ones(2) / 2, torch.zeros(2, 2),
+                                                                          torch.tensor([1.0, 0.0]))), ValueError,
+     r"init covariances must hold variances > 0 \(for 'spherical'\), but component 1's is ≤ 0"),
     (lambda: GaussianMixture(2, reg_covar=-1.0), ValueError, r"reg_covar must be finite and ≥ 0"),
     (lambda: GaussianMixture(2, init_params="magic"), ValueError, r"init_params must be one of \('kmeans\+\+', 'random'\)"),
     (lambda: GaussianMixture(2, n_init=0), ValueError, r"n_init must be ≥ 1"),

@@ -131,11 +131,39 @@ def test_em_stepper_slider_and_dropdown_redraw():
     assert len(stepper.figure.axes[0].lines) == 2 * 4  # an ellipse and a centre mark per component
 
 
+def test_em_stepper_covariance_dropdown_refits_with_isotropic_components():
+    from course_lib import data
+
+    x = data.three_clusters(300, generator=torch.Generator().manual_seed(0))
+    stepper = widgets.EMStepper(x, components=(2, 3), n_components=3, max_iter=10)
+    assert stepper.covariance.options == ("full", "diag", "spherical") and stepper.covariance.value == "full"
+    stepper.slider.value = 5
+    stepper.covariance.value = "spherical"
+    assert stepper.mixture.covariance_type == "spherical" and stepper.mixture.covariances.shape == (3,)
+    assert stepper.slider.value == 0 and "(spherical)" in stepper.figure.axes[0].get_title()
+    stepper.slider.value = 10
+    for k in range(3):                      # σ_k² I: every 2σ contour is a circle around its mean
+        ring = stepper.figure.axes[0].lines[2 * k].get_xydata()
+        radius = np.linalg.norm(ring - stepper.mixture.means[k].numpy(), axis=1)
+        assert np.allclose(radius, 2 * stepper.mixture.covariances[k].sqrt().item(), rtol=1e-6)
+    assert np.all(np.diff(stepper.mixture.log_likelihood_history.numpy()) >= -1e-10)
+    stepper.covariance.value = "diag"
+    assert stepper.mixture.covariances.shape == (3, 2)
+    full = widgets.EMStepper(x, components=(3,), n_components=3, max_iter=10)
+    # fewer parameters, the same start: on these tilted clusters the isotropic fit ends lower than the full one
+    isotropic = widgets.EMStepper(x, components=(3,), n_components=3, max_iter=10, covariance_type="spherical")
+    assert isotropic.mixture.log_likelihood_history[-1] < full.mixture.log_likelihood_history[-1]
+
+
 def test_em_stepper_rejects_bad_input():
     with pytest.raises(ValueError, match=r"n_components must be one of components=\(2, 3\), got 5"):
         widgets.EMStepper(torch.randn(50, 2), components=(2, 3), n_components=5)
     with pytest.raises(ValueError, match="x must have last dimension 2, got shape"):
         widgets.EMStepper(torch.randn(50, 3))
+    with pytest.raises(ValueError, match=r"covariance_type must be one of \('full', 'diag', 'spherical'\), got 'round'"):
+        widgets.EMStepper(torch.randn(50, 2), covariance_type="round")
+    with pytest.raises(ValueError, match="max_iter must be ≥ 1, got 0"):
+        widgets.EMStepper(torch.randn(50, 2), max_iter=0)
 
 
 def _toy_decoder(z):

@@ -3,7 +3,9 @@
 The EM loop reads like the algorithm: initialise (k-means++ or random data points), then E-step → M-step until the mean
 log-likelihood gains less than ``tol``, keeping the best of ``n_init`` restarts. Responsibilities
 live in log space. Shapes: data (N, D); weights (K,); means (K, D); covariances (K, D, D) for
-``"full"`` and (K, D) variances for ``"diag"``. Log-likelihoods are in nats per example.
+``"full"``, (K, D) variances for ``"diag"`` and (K,) variances for ``"spherical"`` (the isotropic
+N(μ_k, σ_k² I) of the lectures; scikit-learn's ``covariance_type="spherical"``). Log-likelihoods are in nats
+per example.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from ..validation import (as_float_tensor, as_probabilities, generator_or_none, 
                           positive_int)
 from .base import DensityModel
 
-COVARIANCE_TYPES = ("full", "diag")
+COVARIANCE_TYPES = ("full", "diag", "spherical")
 INIT_PARAMS = ("kmeans++", "random")
 
 
@@ -46,7 +48,7 @@ def _check_covariance_type(covariance_type) -> None:
 
 
 def _check_components(x, means, covariances, covariance_type) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """x (N, D), means (K, D) and covariances (K, D, D) or (K, D) checked (types, shapes, values) and
+    """x (N, D), means (K, D) and covariances (K, D, D), (K, D) or (K,) checked (types, shapes, values) and
     brought to one floating dtype."""
     _check_covariance_type(covariance_type)
     x = as_float_tensor(x, "x", ndim=2)
@@ -55,7 +57,7 @@ def _check_components(x, means, covariances, covariance_type) -> tuple[torch.Ten
         raise ValueError(f"means must have shape (K, {x.shape[1]}) to match x {tuple(x.shape)}, "
                          f"got {tuple(means.shape)}")
     covariances = as_float_tensor(covariances, "covariances")
-    expected = (len(means), x.shape[1], x.shape[1]) if covariance_type == "full" else tuple(means.shape)
+    expected = _covariance_shape(covariance_type, len(means), x.shape[1])
     if tuple(covariances.shape) != expected:
         raise ValueError(f"covariances must have shape {expected} for {covariance_type!r} covariances and "
                          f"means {tuple(means.shape)}, got {tuple(covariances.shape)}")
@@ -64,13 +66,20 @@ def _check_components(x, means, covariances, covariance_type) -> tuple[torch.Ten
     return x.to(dtype), means.to(dtype), covariances.to(dtype)
 
 
+def _covariance_shape(covariance_type: str, k: int, d: int) -> tuple[int, ...]:
+    """The shape of the covariances of K components in D dimensions."""
+    return {"full": (k, d, d), "diag": (k, d), "spherical": (k,)}[covariance_type]
+
+
 def _check_covariance_values(covariances: torch.Tensor, covariance_type: str, name: str = "covariances") -> None:
     """Raise unless every component's covariance is symmetric positive definite ("full"), or its variances
-    are positive ("diag"). Skipped on the meta device."""
+    are positive ("diag", "spherical"). Skipped on the meta device."""
     if not has_values(covariances):
         return
     if covariance_type == "diag":
         checks = [((covariances <= 0).any(1), "hold variances > 0 (for 'diag')", "has one ≤ 0")]
+    elif covariance_type == "spherical":
+        checks = [(covariances <= 0, "hold variances > 0 (for 'spherical')", "is ≤ 0")]
     else:
         asymmetric = (covariances - covariances.mT).abs() > 1e-8 + 1e-5 * covariances.abs()
         checks = [(asymmetric.flatten(1).any(1), "be symmetric", "is not"),
@@ -84,13 +93,15 @@ def _check_covariance_values(covariances: torch.Tensor, covariance_type: str, na
 def component_log_densities(x: torch.Tensor, means: torch.Tensor, covariances: torch.Tensor,
                             covariance_type: str) -> torch.Tensor:
     """log N(x_n; μ_k, Σ_k) for every point and component: (N, D) → (N, K) (``distributions``: Cholesky
-    factors for full covariances, three matrix products for diagonal ones)."""
+    factors for full covariances, three matrix products for diagonal and spherical ones)."""
     return _component_log_densities(*_check_components(x, means, covariances, covariance_type), covariance_type)
 
 
 def _component_log_densities(x, means, covariances, covariance_type):
     if covariance_type == "diag":
         return pairwise_diagonal_gaussian_log_prob(x, means, covariances)
+    if covariance_type == "spherical":
+        return pairwise_diagonal_gaussian_log_prob(x, means, covariances[:, None])
     return gaussian_log_prob(x, means, torch.linalg.cholesky(covariances))
 
 
@@ -115,7 +126,8 @@ def m_step(x, resp, covariance_type="full", reg_covar=1e-6) -> tuple[torch.Tenso
     """Weighted maximum likelihood given responsibilities resp (N, K) (probabilities, each row summing to 1):
     weights, means, covariances.
 
-    ``reg_covar`` is added to every variance, so no component collapses onto a single point.
+    ``reg_covar`` is added to every variance, so no component collapses onto a single point. A spherical
+    component's variance σ_k² is the mean of its D per-dimension variances (the maximum-likelihood σ_k²).
     """
     _check_covariance_type(covariance_type)
     x = as_float_tensor(x, "x", ndim=2)
@@ -130,8 +142,10 @@ def m_step(x, resp, covariance_type="full", reg_covar=1e-6) -> tuple[torch.Tenso
 def _m_step(x, resp, covariance_type, reg_covar):
     nk = resp.sum(0) + 10 * torch.finfo(resp.dtype).eps                       # effective counts (K,)
     means = resp.T @ x / nk[:, None]
-    if covariance_type == "diag":
+    if covariance_type in ("diag", "spherical"):
         covariances = resp.T @ (x * x) / nk[:, None] - means ** 2 + reg_covar
+        if covariance_type == "spherical":
+            covariances = covariances.mean(1)
     else:
         diff = x[None] - means[:, None, :]                                       # (K, N, D)
         covariances = torch.einsum("nk,kni,knj->kij", resp, diff, diff) / nk[:, None, None]
@@ -142,8 +156,11 @@ def _m_step(x, resp, covariance_type, reg_covar):
 class GaussianMixture(DensityModel):
     """p(x) = Σ_k π_k N(x; μ_k, Σ_k): the generative story "pick z ~ Cat(π), then x ~ N(μ_z, Σ_z)".
 
+    ``covariance_type``: ``"full"`` (K, D, D), ``"diag"`` (K, D) or ``"spherical"`` (K,), the lectures'
+    isotropic N(μ_k, σ_k² I).
+
     Fitted state (buffers, empty until ``fit``; float64): ``weights`` (K,), ``means`` (K, D),
-    ``covariances`` (K, D, D) or (K, D), ``log_likelihood_history`` (mean log-likelihood of the training
+    ``covariances`` (shape by ``covariance_type``), ``log_likelihood_history`` (mean log-likelihood of the training
     data at the start of each iteration and at the end, best restart) and ``converged``. With
     ``record=True``, ``snapshots`` keeps the parameters at every iteration: a diagnostic for the EM
     stepper, not model state (it is not saved or moved).
@@ -224,7 +241,7 @@ class GaussianMixture(DensityModel):
         """The E-step inside EM, with its mean log-likelihood read as a float. A component that collapsed onto
         too few points (a variance ≤ ``floor``, numerically zero next to the data's variance, a singular covariance
         or a non-finite likelihood) stops the fit with an explanation."""
-        smallest = covariances.min() if self.covariance_type == "diag" else torch.linalg.eigvalsh(covariances).min()
+        smallest = covariances.min() if self.covariance_type != "full" else torch.linalg.eigvalsh(covariances).min()
         try:
             log_resp, mean_ll = _e_step(x, weights, means, covariances, self.covariance_type)
             mean_ll, smallest = torch.stack([mean_ll, smallest.to(mean_ll.dtype)]).tolist()
@@ -268,7 +285,7 @@ class GaussianMixture(DensityModel):
         weights = as_float_tensor(init[0], "init weights", ndim=1).double().to(self.device)
         means = as_float_tensor(init[1], "init means", ndim=2).double().to(self.device)
         covariances = as_float_tensor(init[2], "init covariances").double().to(self.device)
-        expected = (k, dim, dim) if self.covariance_type == "full" else (k, dim)
+        expected = _covariance_shape(self.covariance_type, k, dim)
         if weights.shape != (k,) or means.shape != (k, dim) or covariances.shape != expected:
             raise ValueError(f"init shapes must be ({k},), ({k}, {dim}), {expected}; got {tuple(weights.shape)}, "
                              f"{tuple(means.shape)}, {tuple(covariances.shape)}")
@@ -305,5 +322,7 @@ class GaussianMixture(DensityModel):
                                 dtype=self.means.dtype)
         if self.covariance_type == "diag":
             return self.means[z] + eps * self.covariances[z].sqrt()
+        if self.covariance_type == "spherical":
+            return self.means[z] + eps * self.covariances[z, None].sqrt()
         chol = torch.linalg.cholesky(self.covariances)
         return self.means[z] + torch.einsum("nij,nj->ni", chol[z], eps)

@@ -18,7 +18,7 @@ from matplotlib.figure import Figure
 
 from .. import randomness
 from ..models.kde import GaussianKDE
-from ..models.mixtures import GaussianMixture, e_step
+from ..models.mixtures import COVARIANCE_TYPES, GaussianMixture, e_step
 from ..nn.transforms import Composite
 from ..validation import as_float_tensor, finite_float, positive_float, positive_int
 
@@ -105,15 +105,26 @@ def _ellipse_points(mean: torch.Tensor, covariance: torch.Tensor, n_std: float =
     return mean + n_std * circle @ torch.linalg.cholesky(covariance).T
 
 
-def em_figure(x, snapshot, log_likelihoods, iteration: int) -> Figure:
+def _full_covariances(covariances: torch.Tensor, covariance_type: str, dim: int) -> torch.Tensor:
+    """Covariances of any ``covariance_type`` as full (K, D, D) matrices."""
+    if covariance_type == "diag":
+        return torch.diag_embed(covariances)
+    if covariance_type == "spherical":
+        return covariances[:, None, None] * torch.eye(dim, dtype=covariances.dtype, device=covariances.device)
+    return covariances
+
+
+def em_figure(x, snapshot, log_likelihoods, iteration: int, covariance_type: str = "full") -> Figure:
     """One EM iteration on 2D data: points coloured by responsibilities, 2σ ellipses, the log-likelihood curve.
 
-    ``snapshot``: (weights (K,), means (K, 2), covariances (K, 2, 2)) at that iteration;
+    ``snapshot``: (weights (K,), means (K, 2), covariances) at that iteration, the covariances of shape
+    (K, 2, 2), (K, 2) or (K,) for ``covariance_type`` "full", "diag" or "spherical" (σ_k² I: circles);
     ``log_likelihoods``: the mean log-likelihood at every iteration (nats).
     """
     x = as_float_tensor(x, "x", ndim=2, last_dim=2).double()
     weights, means, covariances = snapshot
-    resp = e_step(x, weights, means, covariances, "full")[0].exp()
+    resp = e_step(x, weights, means, covariances, covariance_type)[0].exp()   # checks the covariance type
+    covariances = _full_covariances(covariances, covariance_type, 2)
     palette = torch.tensor(plt.get_cmap("tab10").colors[: len(weights)], dtype=torch.float64)
     colours = (resp @ palette).clamp(0, 1)  # responsibilities blend the component colours
     fig, (ax_data, ax_ll) = plt.subplots(1, 2, figsize=(10, 4), gridspec_kw={"width_ratios": [1.2, 1]})
@@ -122,7 +133,8 @@ def em_figure(x, snapshot, log_likelihoods, iteration: int) -> Figure:
         ellipse = _ellipse_points(means[k], covariances[k])
         ax_data.plot(ellipse[:, 0], ellipse[:, 1], color=palette[k].numpy(), lw=1 + 6 * weights[k].item())
         ax_data.plot(*means[k], "x", color="k")
-    ax_data.set(title=f"EM iteration {iteration}: responsibilities and 2σ ellipses", aspect="equal")
+    ax_data.set(title=f"EM iteration {iteration} ({covariance_type}): responsibilities and 2σ ellipses",
+                aspect="equal")
     ax_ll.plot(range(len(log_likelihoods)), log_likelihoods, color="0.6")
     ax_ll.plot(iteration, log_likelihoods[iteration], "o", color="C3")
     ax_ll.set(title="training log-likelihood never decreases", xlabel="iteration", ylabel="nats per point")
@@ -131,24 +143,35 @@ def em_figure(x, snapshot, log_likelihoods, iteration: int) -> Figure:
 
 
 class EMStepper(FigureExplorer):
-    """Step through EM on 2D data: a slider over iterations, a dropdown for the number of components."""
+    """Step through EM on 2D data: a slider over iterations, a dropdown for the number of components and one
+    for the covariance type ("full"; "diag", axis-aligned ellipses; "spherical", the isotropic σ_k² I circles).
+    Every fit starts from the same random data points (``seed``), so changing the covariance type compares
+    the models from one start."""
 
-    def __init__(self, x, components=(2, 3, 4, 5, 6), n_components: int = 3, max_iter: int = 40, seed: int = 0):
+    def __init__(self, x, components=(2, 3, 4, 5, 6), n_components: int = 3, max_iter: int = 40, seed: int = 0,
+                 covariance_type: str = "full"):
         self.x = as_float_tensor(x, "x", ndim=2, last_dim=2).double()
         if n_components not in components:
             raise ValueError(f"n_components must be one of components={tuple(components)}, got {n_components}")
-        self._mixture = lambda k: GaussianMixture(k, "full", max_iter=max_iter, tol=0.0, init_params="random").fit(
+        if covariance_type not in COVARIANCE_TYPES:
+            raise ValueError(f"covariance_type must be one of {COVARIANCE_TYPES}, got {covariance_type!r}")
+        max_iter = positive_int(max_iter, "max_iter")
+        self._mixture = lambda k, kind: GaussianMixture(k, kind, max_iter=max_iter, tol=0.0,
+                                                        init_params="random").fit(
             self.x, record=True, generator=torch.Generator().manual_seed(seed))
         self.dropdown = widgets.Dropdown(options=list(components), value=n_components, description="components K")
+        self.covariance = widgets.Dropdown(options=list(COVARIANCE_TYPES), value=covariance_type,
+                                           description="covariance")
         self.slider = widgets.IntSlider(value=0, min=0, max=0, description="iteration", continuous_update=False)
         self.output = widgets.Output()
         self.dropdown.observe(lambda change: self.refit(), names="value")
+        self.covariance.observe(lambda change: self.refit(), names="value")
         self.slider.observe(lambda change: self.redraw(), names="value")
-        self.widget = widgets.VBox([widgets.HBox([self.dropdown, self.slider]), self.output])
+        self.widget = widgets.VBox([widgets.HBox([self.dropdown, self.covariance, self.slider]), self.output])
         self.refit()
 
     def refit(self) -> None:
-        self.mixture = self._mixture(self.dropdown.value)
+        self.mixture = self._mixture(self.dropdown.value, self.covariance.value)
         self.slider.max = len(self.mixture.snapshots) - 1
         if self.slider.value != 0:
             self.slider.value = 0  # the slider's observer redraws
@@ -157,7 +180,8 @@ class EMStepper(FigureExplorer):
 
     def draw(self) -> Figure:
         it = self.slider.value
-        return em_figure(self.x, self.mixture.snapshots[it], self.mixture.log_likelihood_history, it)
+        return em_figure(self.x, self.mixture.snapshots[it], self.mixture.log_likelihood_history, it,
+                         self.mixture.covariance_type)
 
 
 def _decoded_image(decode: Callable, z: torch.Tensor, name: str = "decode") -> torch.Tensor:
