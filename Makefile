@@ -1,7 +1,8 @@
 # Two commands matter: `make lab` (work through the course) and `make test` (everything CI checks).
 # The course supports Python 3.11 to 3.14: the newest of those on PATH, unless you say `make lab PYTHON=python3.12`.
 SUPPORTED_PYTHONS := python3.14 python3.13 python3.12 python3.11
-PYTHON   ?= $(or $(firstword $(foreach p,$(SUPPORTED_PYTHONS),$(shell command -v $(p) 2>/dev/null))),python3)
+# (each candidate must run: a pyenv shim for a version that is not active exists but fails)
+PYTHON   ?= $(or $(firstword $(foreach p,$(SUPPORTED_PYTHONS),$(shell $(p) -c 'print("$(p)")' 2>/dev/null))),python3)
 # TORCH=cpu installs PyTorch's CPU-only build from its CPU wheel index (Linux without a GPU: no CUDA libraries);
 # the default takes torch from the package index: the CUDA build on Linux, the only build on macOS.
 TORCH    ?= default

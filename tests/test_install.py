@@ -83,11 +83,13 @@ def test_the_cpu_route_has_a_torch_wheel_for_every_supported_python(version, tmp
 
 # --- make: which Python, which torch ---------------------------------------------------------------------
 
-def _fake_pythons(folder: Path, versions) -> Path:
+def _fake_pythons(folder: Path, versions, broken=()) -> Path:
+    """Scripts named python3.x that print what they are asked to (``broken`` ones fail like a pyenv shim)."""
     folder.mkdir()
-    for version in versions:
+    for version in (*versions, *broken):
         script = folder / f"python{version}"
-        script.write_text("#!/bin/sh\nexit 0\n")
+        script.write_text("#!/bin/sh\necho 'pyenv: not active' >&2; exit 127\n" if version in broken else
+                          "#!/bin/sh\nexec python3 \"$@\"\n")
         script.chmod(0o755)
     return folder
 
@@ -98,10 +100,10 @@ def _make(*args, path: str | None = None):
 
 
 def test_make_picks_the_newest_supported_python(tmp_path):
-    fake = _fake_pythons(tmp_path / "bin", ["3.12", "3.13", "3.10"])
+    fake = _fake_pythons(tmp_path / "bin", ["3.12", "3.13", "3.10"], broken=["3.14"])
     dry = _make("install", f"VENV={tmp_path / 'venv'}", f"STAMP={tmp_path / 'stamp'}", path=f"{fake}:/usr/bin:/bin")
     assert dry.returncode == 0, dry.stderr
-    assert f"{fake}/python3.13 -m venv" in dry.stdout and "python3.10" not in dry.stdout
+    assert "|| python3.13 -m venv" in dry.stdout and "python3.10" not in dry.stdout and "python3.14" not in dry.stdout
     chosen = _make("install", "PYTHON=python3.12", f"VENV={tmp_path / 'venv'}", f"STAMP={tmp_path / 'stamp'}",
                    path=f"{fake}:/usr/bin:/bin")
     assert "|| python3.12 -m venv" in chosen.stdout
