@@ -7,8 +7,8 @@ import pytest
 import torch
 from scipy import stats
 
-from course_lib.models.autoregressive import (FVSBN, MADE, NADE, CausalConvSequence, GatedPixelCNN, PixelCNN,
-                                       discretized_logistic_mixture)
+from course_lib.models.autoregressive import (FVSBN, MADE, NADE, CausalConvSequence, GatedPixelCNN, GRUSequence,
+                                              PixelCNN, discretized_logistic_mixture)
 from course_lib.nn import CausalConv1d, MaskedConv2d, MaskedLinear, made_masks
 
 SMALL = {
@@ -21,7 +21,11 @@ SMALL = {
                                                         output="logistic", mixtures=2),
     "gated": lambda shape, levels: GatedPixelCNN(shape, levels, channels=8, layers=3),
     "causal_conv": lambda shape, levels: CausalConvSequence(shape, levels, channels=8, dilations=(1, 2, 4)),
+    "gru": lambda shape, levels: GRUSequence(shape, levels, hidden=8, embedding=4),
 }
+# Models whose network reads the scaled pixel values (gradients w.r.t. them show what each output sees);
+# the GRU reads an embedding of each level instead: its dependencies are found by changing pixels.
+GRADIENT_READABLE = [n for n in SMALL if n not in ("made_ensemble", "gru")]
 
 
 def dependencies(model, x):
@@ -40,7 +44,7 @@ def dependencies(model, x):
     return found
 
 
-@pytest.mark.parametrize("name", [n for n in SMALL if n != "made_ensemble"])
+@pytest.mark.parametrize("name", GRADIENT_READABLE)
 def test_output_depends_only_on_earlier_pixels(name):
     torch.manual_seed(0)
     model = SMALL[name]((1, 5, 5), 4)
@@ -107,7 +111,7 @@ def test_probabilities_of_all_images_sum_to_one(name):
         assert model.log_prob(every).exp().sum().item() == pytest.approx(1.0, abs=1e-5)
 
 
-@pytest.mark.parametrize("name", ["nade", "made_ensemble", "gated", "pixelcnn_logistic"])
+@pytest.mark.parametrize("name", ["nade", "made_ensemble", "gated", "pixelcnn_logistic", "gru"])
 def test_samples_follow_the_models_own_probabilities(name):
     torch.manual_seed(1)
     model = SMALL[name]((1, 2, 2), 3).eval()
@@ -123,6 +127,45 @@ def test_samples_follow_the_models_own_probabilities(name):
     statistic += (((counts[~keep].sum() - expected[~keep].sum()) ** 2) / max(expected[~keep].sum(), 1e-9)).item()
     p_value = stats.chi2.sf(statistic, int(keep.sum()))
     assert p_value > 1e-3, f"{name}: samples do not follow log_prob (χ² p = {p_value:.2g})"
+
+
+def test_gru_conditionals_change_with_earlier_pixels_only():
+    """Changing pixel j leaves the distributions of pixels ≤ j unchanged, and changes those after it (teacher
+    forcing reads the true previous pixels; the state carries them on)."""
+    torch.manual_seed(0)
+    model = GRUSequence((1, 3, 4), 5, hidden=16, embedding=4).eval()
+    x = torch.randint(0, 5, (1, 1, 3, 4)).float()
+    with torch.no_grad():
+        base = model.log_probs(x).flatten(2)[0]                         # (L, D)
+        for j in range(model.pixels):
+            changed = x.clone().view(-1)
+            changed[j] = (changed[j] + 1) % 5
+            moved = (model.log_probs(changed.view(1, 1, 3, 4)).flatten(2)[0] - base).abs().amax(0)   # (D,)
+            assert (moved[:j + 1] == 0).all(), f"pixel {j} changes the distribution of an earlier or its own pixel"
+            assert (moved[j + 1:] > 0).all(), f"pixel {j} does not reach every later pixel"
+
+
+def test_gru_sampling_is_one_recurrent_step_per_pixel_and_teacher_forcing_one_call():
+    model = GRUSequence((1, 3, 3), 4, hidden=8, embedding=4).eval()
+    lengths = []
+    hook = model.gru.register_forward_hook(lambda module, inputs, output: lengths.append(inputs[0].shape[1]))
+    model.sample(5, generator=torch.Generator().manual_seed(0))
+    assert lengths == [1] * 9                                           # free-running: 9 steps of length 1
+    lengths.clear()
+    model.log_prob(torch.zeros(5, 1, 3, 3))
+    hook.remove()
+    assert lengths == [9]                                               # teacher forcing: one call over 9 steps
+
+
+def test_class_conditional_gru_is_a_distribution_for_every_label_and_the_labels_matter():
+    torch.manual_seed(0)
+    model = GRUSequence((1, 2, 2), 3, hidden=8, embedding=4, classes=3).eval()
+    with torch.no_grad():
+        model.label.weight.mul_(3.0)
+        every = torch.tensor(list(itertools.product(range(3), repeat=4)), dtype=torch.float32).reshape(-1, 1, 2, 2)
+        probs = torch.stack([model.log_prob(every, context=torch.full((81,), y)).exp() for y in range(3)])
+    assert torch.allclose(probs.sum(1), torch.ones(3), atol=1e-5)
+    assert (0.5 * (probs[0] - probs[1]).abs().sum()) > 0.01
 
 
 def test_completion_keeps_each_images_own_known_pixels():

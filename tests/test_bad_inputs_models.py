@@ -9,8 +9,8 @@ import torch
 
 from course_lib import distributions
 from course_lib.models import GaussianMixture, PPCA, VAE
-from course_lib.models.autoregressive import (FVSBN, MADE, NADE, CausalConvSequence, GatedPixelCNN, PixelCNN,
-                                              discretized_logistic_mixture)
+from course_lib.models.autoregressive import (FVSBN, MADE, NADE, CausalConvSequence, GatedPixelCNN, GRUSequence,
+                                              PixelCNN, discretized_logistic_mixture)
 from course_lib.models.mixtures import component_log_densities, e_step, m_step
 from course_lib.models.ppca import closed_form, em_step
 from course_lib.nn import CausalConv1d, MaskedConv2d, MaskedLinear, made_masks, masks_from_degrees
@@ -196,6 +196,16 @@ def test_logistic_mixture_and_masks_reject_bad_input(call, error, message):
     (lambda: MADE(hidden=(8, 0)), ValueError, r"hidden must be ≥ 1, got 0"),
     (lambda: CausalConvSequence(dilations=3), TypeError, r"dilations must be a list or tuple of ints, got int"),
     (lambda: CausalConvSequence(dilations=(1, 2.0)), TypeError, r"dilations must be an int, got float"),
+    (lambda: GRUSequence(hidden=0), ValueError, r"hidden must be ≥ 1"),
+    (lambda: GRUSequence(layers=0), ValueError, r"layers must be ≥ 1"),
+    (lambda: GRUSequence((2, 4, 4)), ValueError, r"image_shape must be \(1, H, W\): one channel"),
+    (lambda: GRUSequence((1, 2, 2), 3).log_prob(torch.zeros(1, 1, 2, 2), context=torch.zeros(1)), ValueError,
+     r"context: GRUSequence is unconditional"),
+    (lambda: GRUSequence((1, 2, 2), 3, classes=2).sample(2), ValueError, r"context: GRUSequence is class-conditional"),
+    (lambda: GRUSequence(embedding=2.5), TypeError, r"embedding must be an int, got float"),
+    (lambda: GRUSequence(classes=0), ValueError, r"classes must be ≥ 1, got 0"),
+    (lambda: GRUSequence((1, 2, 2), 3, classes=2).log_prob(torch.zeros(1, 1, 2, 2), context=torch.tensor([2])),
+     ValueError, r"context"),
     (lambda: MADE((1, 3, 3), 3, hidden=(8,)).sample(1, generator="abc"), TypeError,
      r"generator must be a torch.Generator or None, got str"),
     (lambda: FVSBN((1, 3, 3), 3).loss(torch.zeros(1, 1, 3, 3), generator="abc"), TypeError,

@@ -36,7 +36,7 @@ from course_lib.models import (DDPM, FVSBN, GAN, GLO, MADE, NADE, PPCA, VAE, BiG
                                DCDiscriminator, DCGenerator, FactorizedCategorical, Flow, FlowMatching,
                                JointDiscriminator, ScoreModel,
                                MLPDiscriminator, MLPGenerator, SegmentGenerator,
-                               GatedPixelCNN, Gaussian, GaussianKDE, GaussianMixture, HistogramDensity, ImageFlow,
+                               GatedPixelCNN, GRUSequence, Gaussian, GaussianKDE, GaussianMixture, HistogramDensity, ImageFlow,
                                PixelCNN, RBM, Sampler, VariationalDequantizer, mixtures, realnvp_image_body)
 from course_lib.nn import MLPDenoiser
 from course_lib.nn import transforms as T
@@ -213,6 +213,11 @@ CASES = {
     "GatedPixelCNN (class-conditional)": Case(_network(GatedPixelCNN, channels=4, layers=2, classes=3), "images",
                                               classes=3),
     "CausalConvSequence": Case(_network(CausalConvSequence, channels=4, dilations=(1, 2)), "images"),
+    "GRUSequence": Case(_network(GRUSequence, hidden=4, embedding=3), "images",
+                        extras=lambda m, x: [m.log_probs(x), m.sample(
+                            len(x), observed=x, known=torch.tensor([[[True, False], [False, True]]]))]),
+    "GRUSequence (class-conditional)": Case(_network(GRUSequence, hidden=4, embedding=3, classes=3), "images",
+                                            classes=3),
     "Flow (RealNVP couplings, plane)": Case(_flow(lambda: [T.ActNorm((2,)), T.AffineCoupling(T.alternating_mask(2, 0),
                                                                                              T.mlp(2, 4, hidden=8)),
                                                            T.AffineCoupling(T.alternating_mask(2, 1), T.mlp(2, 4, hidden=8))]),

@@ -2,7 +2,8 @@
 
 from . import mixtures, ppca
 from .autoencoders import LinearAutoencoder
-from .autoregressive import FVSBN, MADE, NADE, AutoregressiveImageModel, CausalConvSequence, GatedPixelCNN, PixelCNN
+from .autoregressive import (FVSBN, MADE, NADE, AutoregressiveImageModel, CausalConvSequence, GatedPixelCNN,
+                             GRUSequence, PixelCNN)
 from .diffusion import DDPM, FlowMatching, noise_schedule
 from .base import DensityModel, ImageModel, Sampler, TrainableSampler, evaluation_mode
 from .glo import GLO
@@ -21,7 +22,7 @@ from .rbm import RBM
 from .vae import VAE
 
 __all__ = ["AutoregressiveImageModel", "CausalConvSequence", "DensityModel", "FVSBN", "FactorizedCategorical", "Flow", "GAN", "BiGAN", "discriminator_loss", "generator_loss", "gradient_penalty", "SegmentGenerator", "ConvEncoder", "JointDiscriminator", "DCDiscriminator", "DCGenerator", "MLPDiscriminator", "MLPGenerator",
-           "Gaussian", "GaussianKDE", "GaussianMixture", "GatedPixelCNN", "HistogramDensity", "ImageFlow", "ImageModel",
+           "Gaussian", "GaussianKDE", "GaussianMixture", "GatedPixelCNN", "GRUSequence", "HistogramDensity", "ImageFlow", "ImageModel",
            "LinearAutoencoder",
            "MADE", "NADE", "PPCA", "PixelCNN", "RBM", "Sampler", "DDPM", "FlowMatching", "noise_schedule", "GLO", "ScoreModel", "annealed_langevin",
            "denoising_score_matching_loss", "langevin", "noise_levels", "sliced_score_matching_loss", "TrainableSampler", "VAE", "VariationalDequantizer", "evaluation_mode", "mixtures", "ppca",

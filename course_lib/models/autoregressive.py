@@ -7,8 +7,9 @@ image), and one generic ``sample`` that draws pixels in order and can complete p
 
 Models: FVSBN (Frey, 1998), NADE (Larochelle & Murray, 2011), MADE (Germain et al., 2015),
 PixelCNN and gated PixelCNN (van den Oord et al., 2016), a WaveNet-style causal dilated 1D
-convolution over the raster sequence (van den Oord et al., 2016), and a discretized logistic mixture
-output (Salimans et al., 2017) as an alternative to the categorical one.
+convolution over the raster sequence (van den Oord et al., 2016), a recurrent (GRU) model of the raster
+sequence (the one-dimensional cousin of PixelRNN; van den Oord et al., 2016; Cho et al., 2014), and a
+discretized logistic mixture output (Salimans et al., 2017) as an alternative to the categorical one.
 """
 
 from __future__ import annotations
@@ -363,3 +364,64 @@ class CausalConvSequence(AutoregressiveImageModel):
             value, gate = conv(h).chunk(2, dim=1)
             h = h + mix(torch.tanh(value) * torch.sigmoid(gate))
         return torch.log_softmax(self.out(h), dim=1).reshape(len(x), self.levels, *self.image_shape[1:])
+
+
+class GRUSequence(AutoregressiveImageModel):
+    """A recurrent model of the image read as a sequence of D pixels in raster order: a GRU (Cho et al.,
+    2014) whose state after pixels 1..t−1 gives p(x_t | x_<t) — the one-dimensional cousin of PixelRNN
+    (van den Oord et al., 2016), which runs LSTMs along rows and diagonals of the image.
+
+    Step t reads an embedding of the previous pixel's level (a start token at t = 1) plus a learned embedding
+    of the position t (so the network knows where the rows end) and, for a class-conditional model
+    (``classes``), of the label. **Teacher forcing**: ``log_probs`` feeds the *true* previous pixels, all D
+    steps in one call of the recurrent layer. **Free-running generation**: ``sample`` feeds back its own draws,
+    one recurrent step per pixel, carrying the state — D steps of constant cost each, where a convolutional
+    model recomputes the whole image at every step.
+    """
+
+    def __init__(self, image_shape=(1, 8, 8), levels: int = 17, hidden: int = 64, layers: int = 1,
+                 embedding: int = 16, classes: int | None = None):
+        super().__init__(image_shape, levels)
+        hidden, layers = positive_int(hidden, "hidden"), positive_int(layers, "layers")
+        embedding = positive_int(embedding, "embedding")
+        if classes is not None:
+            self.context_classes = positive_int(classes, "classes")
+        self.previous_level = nn.Embedding(levels + 1, embedding)                  # index `levels`: the start token
+        self.position = nn.Embedding(self.pixels, embedding)
+        self.label = nn.Embedding(self.context_classes, embedding) if self.context_classes else None
+        self.gru = nn.GRU(embedding, hidden, num_layers=layers, batch_first=True)
+        self.head = nn.Sequential(nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, levels))
+
+    def _inputs(self, previous: torch.Tensor, steps: torch.Tensor, context) -> torch.Tensor:
+        """previous (B, T) levels (or the start token), steps (T,) positions → GRU inputs (B, T, embedding)."""
+        inputs = self.previous_level(previous) + self.position(steps)
+        if context is not None:
+            inputs = inputs + self.label(context)[:, None]
+        return inputs
+
+    def _log_probs(self, x, context):
+        flat = x.reshape(len(x), -1).long()
+        start = torch.full((len(x), 1), self.levels, dtype=torch.long, device=x.device)
+        previous = torch.cat([start, flat[:, :-1]], dim=1)                            # teacher forcing: true x_<t
+        steps = torch.arange(self.pixels, device=x.device)
+        states, _ = self.gru(self._inputs(previous, steps, context))                   # (B, D, hidden)
+        logits = self.head(states).transpose(1, 2)                                    # (B, L, D)
+        return torch.log_softmax(logits, dim=1).reshape(len(x), self.levels, *self.image_shape[1:])
+
+    def _sample(self, n, generator, context, observed=None, known=None):
+        """Free-running: each drawn pixel is the next step's input; kept pixels (``known``) are fed instead."""
+        x = observed.clone() if observed is not None else torch.zeros(n, *self.image_shape, device=self.device)
+        flat = x.view(n, -1)
+        keep = None if known is None else known.reshape(n, -1)
+        previous = torch.full((n, 1), self.levels, dtype=torch.long, device=self.device)
+        state = None
+        for t in range(self.pixels):
+            step = torch.full((1,), t, dtype=torch.long, device=self.device)
+            out, state = self.gru(self._inputs(previous, step, context), state)      # one step, state carried
+            probs = torch.softmax(self.head(out[:, 0]), dim=1)                          # (n, L)
+            drawn = randomness.categorical(probs, generator=generator).to(x.dtype)
+            if keep is not None:
+                drawn = torch.where(keep[:, t], flat[:, t], drawn)
+            flat[:, t] = drawn
+            previous = drawn.long()[:, None]
+        return x
