@@ -287,12 +287,12 @@ exercises.expect_true("every output is reached by every earlier input (40 hidden
                       hint="some allowed connections are missing: hidden layers compare with ≥, the outputs with >")
 
 # %% [markdown]
-# The library's version, `nn.masks_from_degrees`, is behind `models.MADE`; `nn.made_masks` draws the hidden
-# degrees and calls it. Two MADEs on the digits: one mask (the raster order), and an ensemble of four orders that cycles
+# The library's version, `nn.masks_from_degrees`, is behind `models.MADE` (`nn.made_masks` draws the hidden
+# degrees and calls it). Two MADEs on the digits: one mask (the raster order), and an ensemble of four orders that cycles
 # through them during training and averages their probabilities at test time.
 
 # %%
-from course_lib.nn import made_masks  # noqa: E402  (after Exercise 2, whose answer it holds)
+from course_lib.nn import masks_from_degrees  # noqa: E402  (after Exercise 2, whose answer it is)
 
 made = train("MADE (1 mask)", MADE(image_shape, levels, hidden=(256, 256)), epochs=60)
 made_ensemble = train("MADE (4 orders)", MADE(image_shape, levels, hidden=(256, 256), n_masks=4), epochs=60)
@@ -306,15 +306,13 @@ made_ensemble = train("MADE (4 orders)", MADE(image_shape, levels, hidden=(256, 
 
 # %%
 mask_generator = torch.Generator().manual_seed(3)
-small_order = torch.randperm(8, generator=mask_generator)               # rank of each input
-small_masks = made_masks(small_order, [16, 16], generator=mask_generator)
-input_rank_sort = small_order.argsort()                                  # inputs in the order's sequence
-hidden_1_sort = small_masks[0].sum(1).argsort(stable=True)               # a unit's degree = inputs it sees
-hidden_2_sort = (small_masks[1] @ small_masks[0] > 0).sum(1).argsort(stable=True)
-panels = {"layer 1 (16 × 8)": small_masks[0][hidden_1_sort][:, input_rank_sort],
-          "layer 2 (16 × 16)": small_masks[1][hidden_2_sort][:, hidden_1_sort],
-          "outputs (8 × 16)": small_masks[2][input_rank_sort][:, hidden_2_sort]}
-small_paths = (small_masks[2] @ small_masks[1] @ small_masks[0])[input_rank_sort][:, input_rank_sort]
+small_degrees = torch.randperm(8, generator=mask_generator) + 1                  # a random order of 8 inputs
+small_hidden = [torch.randint(1, 8, (16,), generator=mask_generator).sort().values for _ in range(2)]
+small_masks = masks_from_degrees(small_degrees, small_hidden, small_degrees)
+by_degree = small_degrees.argsort()                                              # inputs (and outputs) in the order
+panels = {"layer 1 (16 × 8)": small_masks[0][:, by_degree], "layer 2 (16 × 16)": small_masks[1],
+          "outputs (8 × 16)": small_masks[2][by_degree]}
+small_paths = (small_masks[2] @ small_masks[1] @ small_masks[0])[by_degree][:, by_degree]
 fig, axes = plt.subplots(1, 4, figsize=(13, 3.4), gridspec_kw={"width_ratios": [8, 16, 16, 8]})
 for ax, (title, mask) in zip(axes, panels.items()):
     ax.imshow(mask, cmap="Blues", vmin=0, vmax=1)
