@@ -28,6 +28,11 @@ def _vae():
     return VAE(latent_dim=3, hidden=16)
 
 
+def _gaussian_vae():
+    torch.manual_seed(0)
+    return VAE(latent_dim=3, hidden=16, likelihood="gaussian")
+
+
 # --- mixtures ------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("call, error, message", [
@@ -145,6 +150,21 @@ def test_em_step_accepts_a_tensor_sigma2_and_keeps_it_a_tensor():
     (lambda: _vae().log_prob(torch.zeros(2, 1, 8, 8), k=True), TypeError, r"k must be an int, got bool"),
     (lambda: _vae().elbo(torch.zeros(2, 1, 8, 8), generator="abc"), TypeError, r"generator must be a torch.Generator or None, got str"),
     (lambda: VAE(hidden=2, posterior_flows=1), ValueError, r"hidden must be ≥ 4 with posterior_flows .*got 2"),
+    (lambda: VAE(likelihood=None), ValueError, r"likelihood must be one of \('categorical', 'gaussian'\), got None"),
+    (lambda: _gaussian_vae().log_likelihood(torch.full((2, 1, 8, 8), 17.0), torch.zeros(2, 64, 2)), ValueError,
+     r"x must hold dequantized grey levels in \[0, 17\)"),
+    (lambda: _gaussian_vae().log_likelihood(torch.full((2, 1, 8, 8), -0.5), torch.zeros(2, 64, 2)), ValueError,
+     r"x must hold dequantized grey levels in \[0, 17\)"),
+    (lambda: _gaussian_vae().log_likelihood(torch.zeros(2, 1, 8, 8), torch.zeros(2, 64, 17)), ValueError,
+     r"logits must have shape \(\.\.\., 2, 64, 2\) for 2 images, got \(2, 64, 17\)"),
+    (lambda: _gaussian_vae().gaussian_parameters(torch.zeros(2, 64)), ValueError,
+     r"logits must have shape \(\.\.\., 64, 2\), got \(2, 64\)"),
+    (lambda: _gaussian_vae().gaussian_parameters(torch.full((2, 64, 2), float("nan"))), ValueError,
+     r"logits contains NaN or infinite values"),
+    (lambda: _vae().gaussian_parameters(torch.zeros(2, 64, 2)), ValueError,
+     r"gaussian_parameters needs likelihood='gaussian', this VAE's is 'categorical'"),
+    (lambda: _gaussian_vae().log_prob(torch.full((2, 1, 8, 8), 0.5)), ValueError,
+     r"x must hold integer grey levels in \[0, 16\]"),
 ])
 def test_vae_rejects_bad_input(call, error, message):
     with pytest.raises(error, match=message):

@@ -242,6 +242,11 @@ CASES = {
     "VAE (MLP, categorical)": Case(_network(VAE, latent_dim=2, hidden=16, dropout=0.1), "images", exact=False,
                                    extras=lambda m, x: [*m.encode(x), m.decode_mean(torch.zeros(2, 2)),
                                                         m.iwae_bound(x, 3), m.elbo(x)]),
+    # Its exact discrete probabilities integrate the truncated Gaussians over each level: tests/test_vae.py.
+    "VAE (MLP, Gaussian decoder)": Case(_network(VAE, latent_dim=2, hidden=16, dropout=0.1, likelihood="gaussian"),
+                                        "images", exact=False, quadrature=False,
+                                        extras=lambda m, x: [m.decode_mean(torch.zeros(2, 2)), m.iwae_bound(x, 3),
+                                                             *m.gaussian_parameters(m.decode(torch.zeros(2, 2)))]),
     "VAE (MLP, IAF posterior)": Case(_with_real_posterior_flow(_network(VAE, latent_dim=2, hidden=16, dropout=0.1,
                                                                         posterior_flows=2)), "images", exact=False),
     "RBM (CD)": Case(_rbm(), "images", levels=2),
