@@ -14,7 +14,11 @@ def isolated_cache(request, tmp_path, monkeypatch):
     if request.node.get_closest_marker("course_cache") is None:
         monkeypatch.setenv("DGM_CACHE", str(tmp_path / "cache"))
     torch.manual_seed(0)  # every test starts from the same random state, whatever ran before
+    # Chapters' cells (run by the exercise tests) switch torch's default dtype to float64; every test starts
+    # from, and leaves, torch's own float32 default.
+    torch.set_default_dtype(torch.float32)
     yield
+    torch.set_default_dtype(torch.float32)
     plt.close("all")
 
 

@@ -11,14 +11,6 @@ from exercise_harness import ExerciseFailed, exercise_tests, run_checks
 CHAPTER = Path(__file__).resolve().parents[1] / "chapters" / "02_latent_variable_models.py"
 
 
-@pytest.fixture(autouse=True)
-def _keep_the_default_dtype():
-    """The chapter's first cell sets float64 as torch's default dtype; the tests that run after these must not
-    inherit it."""
-    dtype = torch.get_default_dtype()
-    yield
-    torch.set_default_dtype(dtype)
-
 WRONG = {
     1: {
         "no normalisation: log π_k + log N returned as the log-responsibilities": """
