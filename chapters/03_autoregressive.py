@@ -61,7 +61,7 @@ import torch.nn.functional as F
 from IPython.display import Markdown, display
 
 from course_lib import data
-from course_lib.evaluation import leaderboard, mean_nll
+from course_lib.evaluation import gallery, leaderboard, mean_nll
 from course_lib.models import (CausalConvSequence, FactorizedCategorical, FVSBN, GatedPixelCNN, GRUSequence, MADE, NADE,
                                PixelCNN)
 from course_lib.runtime import cache_dir, device, seed_everything
@@ -806,6 +806,9 @@ marginal_nll = -torch.logsumexp(log_joint, dim=1).mean().item()
 likelihood_accuracy = (log_joint.argmax(1) == true_label).float().mean().item()
 leaderboard.record("gated PixelCNN, class-conditional, labels summed out (autoregressive)", 3, marginal_nll,
                    dims_image, dataset=DATASET, bound="exact")
+gallery.record_model("gated PixelCNN, class-conditional, labels summed out (autoregressive)", 3, conditional,
+                     levels=levels, dataset=DATASET, context=torch.arange(gallery.SAMPLES) % classes,   # balanced labels
+                     train_seconds=histories["gated PixelCNN, class-conditional"].seconds)
 print(f"test NLL given the true label, −log p(x | y): {conditional_nll:.2f} nats; with the label summed out, "
       f"−log p(x): {marginal_nll:.2f} nats (the unconditional gated PixelCNN: {results['gated PixelCNN'][0]:.2f})")
 print(f"the label is worth {marginal_nll - conditional_nll:.2f} nats per image, of at most "
@@ -849,6 +852,10 @@ for ax, (name, images) in zip(axes, samples.items()):
     plotting.image_grid(images, nrow=16, levels=levels, ax=ax)
     ax.set_title(f"{name}: {results[name][0]:.1f} nats", fontsize=8)
 fig.tight_layout();
+# Samples of every model go to the gallery, where chapter 09 scores them (FID, precision, recall) on the test split.
+for name in ranked:
+    gallery.record_model(f"{name} (autoregressive)", 3, unconditional[name], levels=levels, dataset=DATASET,
+                         train_seconds=results[name][1])
 
 # %% [markdown]
 # The slide decks sum up pixel-level autoregressive models as *great at capturing details, weak at

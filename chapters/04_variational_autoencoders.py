@@ -59,7 +59,7 @@ import torch
 from IPython.display import Markdown, display
 
 from course_lib import data
-from course_lib.evaluation import leaderboard, mean_nll
+from course_lib.evaluation import gallery, leaderboard, mean_nll
 from course_lib.models import PPCA, VAE, FactorizedCategorical
 from course_lib.runtime import cache_dir, device, seed_everything
 from course_lib.teaching import exercises
@@ -685,6 +685,9 @@ exercises.expect_true("the VAE beats the reference VAE's published test −ELBO 
 # %%
 leaderboard.record("VAE (MLP, 8-d latent, categorical decoder)", 4, bounds[1000], dims_image, dataset=DATASET,
                    bound="IWAE estimate")
+# Its samples go to the gallery, where chapter 09 scores every model's samples on the same test split.
+gallery.record_model("VAE (MLP, 8-d latent, categorical decoder)", 4, vae, levels=levels, dataset=DATASET,
+                     train_seconds=history.seconds + history_fine.seconds)
 Markdown(leaderboard.table(DATASET))
 
 # %% [markdown]
@@ -831,6 +834,8 @@ exercises.expect_true("the Gaussian VAE's mean decodings are smoother than the d
 # %%
 leaderboard.record("VAE (MLP, 8-d latent, Gaussian decoder, σ per pixel)", 4, gaussian_nll, dims_image, dataset=DATASET,
                    bound="dequantization bound")
+gallery.record_model("VAE (MLP, 8-d latent, Gaussian decoder, σ per pixel)", 4, gaussian_vae, levels=levels,
+                     dataset=DATASET, train_seconds=gaussian_history.seconds)
 display(Markdown(
     f"The Gaussian decoder's bound, {gaussian_nll:.1f} nats, is {gaussian_nll - bounds[1000]:.1f} nats per image worse "
     f"than the categorical decoder's {bounds[1000]:.1f}. Most of the gap "

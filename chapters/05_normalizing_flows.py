@@ -49,7 +49,7 @@ import torch
 from IPython.display import Markdown, display
 
 from course_lib import data
-from course_lib.evaluation import leaderboard
+from course_lib.evaluation import gallery, leaderboard
 from course_lib.models import VAE, Flow, ImageFlow, VariationalDequantizer, realnvp_image_body
 from course_lib.nn import transforms as T
 from course_lib.runtime import cache_dir, device, seed_everything
@@ -667,6 +667,9 @@ exercises.expect_true("both flows beat the reference RealNVP (127.6 nats/image o
 best_flow = digit_flows["variational"]
 leaderboard.record("RealNVP/Glow flow (variational dequantization)", 5, flow_nll["variational"][10], dims_image,
                    dataset=DATASET, bound="dequantization bound")
+# Its samples go to the gallery, where chapter 09 scores every model's samples on the same test split.
+gallery.record_model("RealNVP/Glow flow (variational dequantization)", 5, best_flow, levels=levels, dataset=DATASET,
+                     train_seconds=best_flow.training_seconds)
 Markdown(leaderboard.table(DATASET))
 
 # %% [markdown]

@@ -53,6 +53,7 @@ from IPython.display import Markdown, display
 from sklearn.linear_model import LogisticRegression
 
 from course_lib import data
+from course_lib.evaluation import gallery
 from course_lib.evaluation import mode_coverage as reference_mode_coverage
 from course_lib.models import (GAN, BiGAN, ConvEncoder, DCDiscriminator, DCGenerator, JointDiscriminator,
                                MLPDiscriminator, MLPGenerator, discriminator_loss, generator_loss)
@@ -526,6 +527,9 @@ print(f"DCGAN: {dcgan_history.seconds:.1f} s of training ({time.perf_counter() -
 dcgan.to("cpu")
 with torch.no_grad():
     dcgan_samples = dcgan.sample(64, torch.Generator().manual_seed(0))
+# Samples go to the gallery, where chapter 09 scores every model's samples (a GAN has no likelihood to compare).
+gallery.record_model("DCGAN (non-saturating)", 6, dcgan, levels=levels, dataset=DATASET,
+                     train_seconds=dcgan_history.seconds)
 fig, axes = plt.subplots(1, 3, figsize=(12, 4))
 plotting.image_grid(split.train.x[:64], nrow=8, levels=levels, title="training digits", ax=axes[0])
 plotting.image_grid(dcgan_history.snapshots[1], nrow=8, levels=levels, title="DCGAN after 250 steps", ax=axes[1])
@@ -754,6 +758,8 @@ cgan_history = fit_adversarial(cgan, split.train, steps=1000, batch_size=64, lr_
                                lr_decay=True, labels_as_context=True, progress=False,
                                checkpoint=cache_dir() / f"ch06_cgan_{DATASET}.pt", device=device())
 cgan.to("cpu")
+gallery.record_model("conditional DCGAN (balanced labels)", 6, cgan, levels=levels, dataset=DATASET,
+                     context=torch.arange(gallery.SAMPLES) % 10, train_seconds=cgan_history.seconds)
 rows = torch.arange(10).repeat_interleave(10)
 with torch.no_grad():
     one_code_per_column = cgan.latent(10, torch.Generator().manual_seed(2)).repeat(10, 1)
@@ -794,6 +800,7 @@ bigan_history = fit_adversarial(bigan, split.train, steps=1500, batch_size=64, l
                                 lr_decay=True, progress=False, checkpoint=cache_dir() / f"ch06_bigan_{DATASET}.pt",
                                 device=device())
 bigan.to("cpu")
+gallery.record_model("BiGAN", 6, bigan, levels=levels, dataset=DATASET, train_seconds=bigan_history.seconds)
 with torch.no_grad():
     reconstructions = bigan.reconstruct(split.test.x)
 plotting.image_grid(torch.cat([split.test.x[:12], reconstructions[:12]]), nrow=12, levels=levels,

@@ -49,7 +49,7 @@ import torch
 from IPython.display import Markdown, display
 
 from course_lib import data
-from course_lib.evaluation import divergences, mode_coverage
+from course_lib.evaluation import divergences, gallery, mode_coverage
 from course_lib.models import GAN, DCDiscriminator, DCGenerator, MLPDiscriminator, MLPGenerator, SegmentGenerator
 from course_lib.runtime import cache_dir, seed_everything
 from course_lib.teaching import exercises
@@ -797,7 +797,7 @@ for name, game, steps, critic_steps, lr in (("WGAN-GP", dict(loss="wasserstein",
     digit_runs[name] = (gan, fit_adversarial(gan, split.train, steps=steps, batch_size=64, lr_generator=lr,
                                              lr_discriminator=lr, betas=(0.5, 0.9), discriminator_steps=critic_steps,
                                              lr_decay=True, snapshot_every=steps // 10, snapshot_size=len(test_images),
-                                             progress=False, checkpoint=cache_dir() / f"ch07_digits_{game['loss']}.pt"))
+                                             progress=False, checkpoint=cache_dir() / f"ch07_{DATASET}_{game['loss']}.pt"))
 reference_w1 = divergences.empirical_wasserstein(split.train.x[:len(test_images)].flatten(1),
                                                  test_images.flatten(1)).distance.item()
 fig, axes = plt.subplots(1, 4, figsize=(15, 3.3))
@@ -822,6 +822,10 @@ plt.show()
 for name, (gan, history) in digit_runs.items():
     print(f"{name:22s} final OT W₁ to the test images {digit_quality[name]:.1f} (training images: {reference_w1:.1f}); "
           f"ρ = {digit_correlations[name]:+.2f}; {history.seconds:.1f} s")
+# The WGAN-GP's samples go to the gallery, where chapter 09 scores every model's samples on the same test split.
+wgan, wgan_history = digit_runs["WGAN-GP"]
+gallery.record_model("WGAN-GP (DCGAN networks, 300 generator steps)", 7, wgan, levels=levels, dataset=DATASET,
+                     train_seconds=wgan_history.seconds)
 
 # %% tags=["check"]
 exercises.expect_true("on the digits, the WGAN-GP critic's estimate moves with sample quality (ρ > 0.8) and more "

@@ -50,7 +50,7 @@ from IPython.display import Markdown, display
 
 from course_lib import data
 from course_lib.distributions import isotropic_mixture_log_prob, isotropic_mixture_score
-from course_lib.evaluation import classifier, divergences, leaderboard, mean_nll
+from course_lib.evaluation import classifier, divergences, gallery, leaderboard, mean_nll
 from course_lib.models import (DDPM, FVSBN, GLO, NADE, RBM, DCGenerator, FlowMatching, ScoreModel, annealed_langevin,
                                langevin, noise_levels)
 from course_lib.nn import MLPDenoiser, UNetDenoiser
@@ -571,6 +571,9 @@ ReverseProcessExplorer(scrub_times, scrub_states, scrub_predictions, levels=leve
 ddpm_nll = mean_nll(ddpm, split.test.x, generator=torch.Generator().manual_seed(18))
 bound_terms = ddpm.bound_terms(split.test.x, generator=torch.Generator().manual_seed(18)).mean(0)
 leaderboard.record("DDPM (MLP denoiser, T = 1000)", 8, ddpm_nll, dims_image, dataset=DATASET, bound="ELBO bound")
+# Unconditional samples (the label dropped) go to the gallery, where chapter 09 scores every model's samples.
+gallery.record_model("DDPM (MLP denoiser, T = 1000)", 8, ddpm, levels=levels, dataset=DATASET,
+                     train_seconds=ddpm_history.seconds)
 share_first_tenth = (bound_terms[1:100].sum() / bound_terms[1:-1].sum()).item()
 fig, ax = plt.subplots(figsize=(6, 3.4))
 ax.loglog(torch.arange(2, 1001), bound_terms[1:-1])
@@ -684,6 +687,8 @@ display(Markdown("| network evaluations | DDIM: confidence | DDIM: W₁ | flow m
                      f"| {s} | {ddim_quality[s][0]:.3f} | {ddim_quality[s][1]:.1f} | {flow_quality[s][0]:.3f} | "
                      f"{flow_quality[s][1]:.1f} |" for s in flow_quality)))
 flow_samples = flow.sample(64, torch.Generator().manual_seed(21), steps=20)
+gallery.record_model("flow matching (20 Euler steps)", 8, flow, levels=levels, dataset=DATASET, steps=20,
+                     train_seconds=flow_history.seconds)
 plotting.image_grid(flow_samples, nrow=8, levels=levels,
                     title=f"flow matching, 20 Euler steps (confidence {flow_quality[20][0]:.2f})");
 exercises.expect_true("at 10 evaluations flow matching beats DDIM on both measures",
@@ -781,6 +786,8 @@ centred = scaled_train - scaled_train.mean(0)
 _, _, components = torch.linalg.svd(centred, full_matrices=False)
 pca_error = ((centred - centred @ components[:16].T @ components[:16]) ** 2).sum(1).mean().item()
 glo_samples = glo.sample(n_test, torch.Generator().manual_seed(23))
+gallery.record_model("GLO (Gaussian over its codes)", 8, glo, levels=levels, dataset=DATASET,
+                     train_seconds=glo_steps.seconds)
 glo_quality = sample_quality(glo_samples)
 fig, axes = plt.subplots(1, 3, figsize=(11, 4))
 plotting.image_grid(train_images[:32], nrow=8, levels=levels, title="training images", ax=axes[0])

@@ -370,6 +370,14 @@ def dequantize(x, generator: torch.Generator | None = None) -> torch.Tensor:
     return x + randomness.uniform(x.shape, generator=generator, device=x.device, dtype=x.dtype)
 
 
+def quantize(x, levels: int) -> torch.Tensor:
+    """Grey levels from dequantized values, the inverse of ``dequantize``: ⌊x⌋ clamped to 0..levels−1 (a
+    continuous model's samples that fall outside [0, levels) go to the nearest level). Same shape as ``x``."""
+    x = as_float_tensor(x, "x")
+    levels = positive_int(levels, "levels", minimum=2)
+    return torch.floor(x).clamp(0, levels - 1)
+
+
 def scale_levels(x: torch.Tensor, levels: int) -> torch.Tensor:
     """Grey levels 0..levels-1 → [-1, 1] (the input scale of the course's networks); same shape as x."""
     check_tensor(x, "x")

@@ -241,3 +241,13 @@ def test_planar_flow_fitted_by_reverse_kl_approaches_an_energy_target():
         optimizer.step()
     after = objective(4000, 99).item()
     assert after < before - 1.0, (before, after)
+
+
+def test_quantize_inverts_dequantize_and_clamps_outliers():
+    x = torch.randint(0, 17, (50, 1, 8, 8)).float()
+    assert torch.equal(data.quantize(data.dequantize(x), 17), x)
+    assert data.quantize(torch.tensor([-3.2, 0.99, 16.5, 40.0]), 17).tolist() == [0.0, 0.0, 16.0, 16.0]
+    with pytest.raises(ValueError, match="NaN"):
+        data.quantize(torch.tensor([float("nan")]), 17)
+    with pytest.raises(ValueError, match="levels must be ≥ 2"):
+        data.quantize(x, 1)

@@ -118,3 +118,18 @@ def judge(classifier: DigitClassifier, images) -> Judgement:
     spread = torch.stack([flat[labels == k].std(0).mean() if (labels == k).sum() > 1
                           else torch.tensor(float("nan"), device=flat.device) for k in range(classifier.classes)])
     return Judgement(probabilities.max(1).values.mean().item(), labels, probabilities, spread)
+
+
+def features(classifier: DigitClassifier, images, *, batch_size: int = 1024) -> torch.Tensor:
+    """The classifier's penultimate-layer features (N, hidden) of ``images`` (N, C, H, W) of grey levels, in
+    eval mode and without gradients: the inputs of chapter 09's FID, KID and precision/recall, as Inception-v3's
+    pool features are for ImageNet-sized images."""
+    _check_classifier(classifier)
+    images = classifier.check_images(images)
+    batch_size = positive_int(batch_size, "batch_size")
+    training = classifier.training
+    classifier.eval()
+    with torch.no_grad():
+        out = torch.cat([classifier.features(part) for part in images.split(batch_size)])
+    classifier.train(training)
+    return out
