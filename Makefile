@@ -17,7 +17,7 @@ ROOT_ARG := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 # Seconds one notebook cell may run under nbval before the chapter fails.
 CELL_TIMEOUT ?= 600
 
-.PHONY: install browser lab test test-lib test-chapters book bench student grade doctor clean
+.PHONY: install browser lab test test-lib test-chapters book book-student book-test bench student grade doctor clean
 
 install: $(STAMP)
 
@@ -58,9 +58,22 @@ test-chapters: $(STAMP)
 	$(VPY) -m pytest --nbval-lax --nbval-current-env --nbval-cell-timeout=$(CELL_TIMEOUT) -p no:cacheprovider \
 		-p course_lib.teaching.chapter_checks chapters/*.ipynb
 
-# The Jupyter Book (HTML, chapters executed) in _build/html.
+# The Jupyter Book (HTML, chapters executed) in _build/html, readable offline: MathJax, require.js and the
+# widget manager are local copies (require.js and the widget manager from the npm registry, once).
 book: $(STAMP)
-	$(VENV)/bin/jupyter-book build .
+	$(VPY) -m course_lib.teaching.book vendor
+	$(VENV)/bin/jupyter-book build --warningiserror .
+
+# The student edition (solutions replaced by their stubs, not executed) in build/student-book/_build/html.
+book-student: $(STAMP)
+	$(VPY) -m course_lib.teaching.book vendor
+	$(VPY) -m course_lib.teaching.book student
+	$(VENV)/bin/jupyter-book build --warningiserror build/student-book
+
+# Both books, then a headless Chromium opens every page offline (tests/test_book.py). Not part of `make test`:
+# the book executes every chapter once more, which would take CI past its 30 minutes.
+book-test: browser book book-student
+	$(VPY) -m pytest -p no:cacheprovider tests/test_book.py
 
 # Wall time of every chapter from a fresh kernel, and the total.
 bench: $(STAMP)

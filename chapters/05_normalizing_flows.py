@@ -68,7 +68,9 @@ dims_image = split.test.x[0].numel()
 # Take $x \sim \mathcal U(0, 1)$ and $y = 2x + 1$. The samples of $y$ spread over $[1, 3]$, an interval twice
 # as long, so to keep the probability of each small piece of the line the density must halve:
 # $p(y)\,|dy| = p(x)\,|dx|$, that is
+#
 # $$ p_Y(y) = p_X(x) \left|\frac{dx}{dy}\right| = p_X\big(g^{-1}(y)\big)\left|\frac{d g^{-1}(y)}{dy}\right|. $$
+#
 # This is the **change-of-variables formula** for an invertible $g$. (It is not the "law of the
 # unconscious statistician", which computes $\mathbb E[g(X)]$ without ever writing $p_Y$ down; here we
 # want $p_Y$ itself.) The absolute value matters when $g$ is decreasing.
@@ -134,8 +136,10 @@ axes[0].set_ylabel("density");
 # here on the letters change roles: $\mathbf x$ is the *data* and $\mathbf z$ the simple *base* variable (in the
 # exercise the simple variable was $X$), and the flow $\mathbf f$ maps data to noise, $\mathbf z = \mathbf f(\mathbf x)$;
 # its inverse $\mathbf g = \mathbf f^{-1}$ generates. For an invertible $\mathbf f$,
+#
 # $$ p_X(\mathbf x) = p_Z\big(\mathbf f(\mathbf x)\big)\,\left|\det \frac{\partial \mathbf f(\mathbf x)}{\partial \mathbf x}\right|,
 # \qquad \log p_X(\mathbf x) = \log p_Z(\mathbf z) + \log\left|\det \mathbf J_{\mathbf f}(\mathbf x)\right|. $$
+#
 # $|\det \mathbf J|$ is the local change of volume. Training maximises this log-likelihood, so the
 # determinant is computed for every example at every step — and for a general $D \times D$ matrix that
 # costs $O(D^3)$ (an LU decomposition). If the Jacobian is **triangular**, the determinant is the product
@@ -195,7 +199,9 @@ exercises.expect_close("the log |det| of a triangular matrix is the sum of the l
 # Rezende & Mohamed (2015) introduced flows to make variational posteriors richer than a Gaussian: draw
 # $\mathbf z_0 \sim q_0$, apply $K$ invertible maps $\mathbf f_k$ — here in the *sampling* direction, noise to
 # sample, since in inference we only ever sample $q$ — and (in a VAE, $q_0$ and the $\mathbf f_k$ also depend on $\mathbf x$)
+#
 # $$ q_K(\mathbf z_K) = q_0(\mathbf z_0) \prod_{k=1}^K \left|\det \frac{\partial \mathbf f_k(\mathbf z_{k-1})}{\partial \mathbf z_{k-1}}\right|^{-1}. $$
+#
 # Their **planar** layer is $\mathbf f(\mathbf z) = \mathbf z + \mathbf u\, h(\mathbf w^\top \mathbf z + b)$ with
 # $h = \tanh$ (deck 003 writes a more general form; this is the one from the paper). Its Jacobian
 # $\mathbf I + \mathbf u \boldsymbol\psi(\mathbf z)^\top$, with $\boldsymbol\psi = h'(\mathbf w^\top\mathbf z + b)\mathbf w$,
@@ -206,7 +212,9 @@ exercises.expect_close("the log |det| of a triangular matrix is the sum of the l
 #
 # A flow used for inference is fitted by **reverse KL**: to approximate $p(\mathbf z) = e^{-U(\mathbf z)}/Z$ known
 # only up to $Z$, minimise
+#
 # $$ \mathrm{KL}(q_K \,\|\, p) = \mathbb E_{q_K}\big[\log q_K(\mathbf z) + U(\mathbf z)\big] + \log Z, $$
+#
 # which needs samples of $q_K$ and their density — both from the sampling direction, in one pass. The
 # targets are Rezende & Mohamed's 2D energies U2 and U3. As published they are constant along $z_1$, so
 # $e^{-U}$ has infinite mass and the KL is undefined; `data.energy` adds a soft wall outside $|z_1| \le 4$, the
@@ -309,8 +317,10 @@ exercises.expect_close("a Householder reflection preserves volume (|det| = 1)", 
 #
 # **Affine coupling** (RealNVP; Dinh et al., 2017; deck 004): $\mathbf y_1 = \mathbf x_1$,
 # $\mathbf y_2 = \mathbf x_2 \odot \exp\big(s(\mathbf x_1)\big) + t(\mathbf x_1)$. In block form
+#
 # $$ \frac{\partial \mathbf y}{\partial \mathbf x^\top} = \begin{bmatrix} \mathbf I & \mathbf 0 \\
 #    \partial \mathbf y_2/\partial \mathbf x_1^\top & \mathrm{diag}\big(\exp s(\mathbf x_1)\big)\end{bmatrix}, $$
+#
 # triangular, whatever $s$ and $t$ are: they can be deep networks that are never inverted. A mask
 # $\mathbf m$ (1 = kept) writes both parts at once: $\mathbf y = \mathbf m \odot \mathbf x + (1 - \mathbf m) \odot
 # \big(\mathbf x \odot e^{s} + t\big)$ with $(s, t)$ computed from $\mathbf m \odot \mathbf x$. Alternating the mask
@@ -468,7 +478,9 @@ explorer
 # Give chapter 03's autoregressive models *Gaussian* conditionals (chapter 03 used categorical ones), and they
 # become flows: if $x_d = \mu_d + e^{\alpha_d} z_d$ with $\mu_d, \alpha_d$ functions of $\mathbf x_{<d}$ and
 # $z_d \sim \mathcal N(0, 1)$, the map $\mathbf x \mapsto \mathbf z$,
+#
 # $$ z_d = \big(x_d - \mu_d(\mathbf x_{<d})\big)\, e^{-\alpha_d(\mathbf x_{<d})}, $$
+#
 # has a triangular Jacobian, and one masked network (MADE) computes all $\mu_d, \alpha_d$ from $\mathbf x$ in a
 # single pass: that is the **masked autoregressive flow** (MAF; Papamakarios et al., 2017). Sampling is
 # the other way: $x_d = z_d e^{\alpha_d(\mathbf x_{<d})} + \mu_d(\mathbf x_{<d})$ needs $\mathbf x_{<d}$ first — $D$
@@ -591,7 +603,9 @@ exercises.expect_true("the IAF posterior narrows the gap between the ELBO and th
 # density on $\mathbb R^D$ — fitted to integers, it could pile infinite density on them. Instead model
 # $\mathbf v = \mathbf x + \mathbf u$, $\mathbf u \in [0, 1)^D$: the probability of the image is the mass of its unit cube,
 # $P(\mathbf x) = \int_{[0,1)^D} p(\mathbf x + \mathbf u)\,d\mathbf u$, and for any $q(\mathbf u \mid \mathbf x)$ on the cube, by Jensen,
+#
 # $$ \log P(\mathbf x) \ge \mathbb E_{q(\mathbf u \mid \mathbf x)}\big[\log p(\mathbf x + \mathbf u) - \log q(\mathbf u \mid \mathbf x)\big]. $$
+#
 # **Uniform** dequantization takes $q = \mathcal U[0,1)^D$ ($\log q = 0$; Theis et al., 2016); **variational**
 # dequantization learns $q$, here a logit-normal given the image (Ho et al., 2019), and tightens the bound.
 # Like the IWAE, averaging $k$ importance weights tightens it further.

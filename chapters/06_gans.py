@@ -72,20 +72,26 @@ chapter_started = time.perf_counter()
 # ## 1. The game and the optimal discriminator
 #
 # $D$ and $G$ play a two-player game with value
+#
 # $$ V(D, G) = \mathbb E_{\mathbf x \sim p_{\text{data}}}\big[\ln D(\mathbf x)\big]
 #            + \mathbb E_{\mathbf z \sim p(\mathbf z)}\big[\ln\big(1 - D(G(\mathbf z))\big)\big],
 #    \qquad \min_G \max_D V(D, G). $$
+#
 # $V$ is the log-likelihood of a binary classifier that labels real examples 1 and generated ones 0, so $D$
 # *maximises* it and $G$ *minimises* it. (Some slides put a minus sign in front of the second term,
 # $\mathbb E \ln D(\mathbf x) - \mathbb E \ln(1 - D(G(\mathbf z)))$: with that sign slip $D$ would be rewarded for
 # calling generated samples real.)
 #
 # **The optimal discriminator.** For a fixed $G$, write both expectations as integrals over $\mathbf x$:
+#
 # $$ V(D, G) = \int p_{\text{data}}(\mathbf x) \ln D(\mathbf x) + p_G(\mathbf x) \ln\big(1 - D(\mathbf x)\big)\, d\mathbf x. $$
+#
 # For any $a, b \geq 0$, not both 0, $y \mapsto a \ln y + b \ln(1 - y)$ has its maximum on $[0, 1]$ at
 # $y = a / (a + b)$ (set the derivative $a/y - b/(1 - y)$ to zero). Maximising the integrand point by point,
+#
 # $$ D^*(\mathbf x) = \frac{p_{\text{data}}(\mathbf x)}{p_{\text{data}}(\mathbf x) + p_G(\mathbf x)}
 #    = \sigma\big(\ln p_{\text{data}}(\mathbf x) - \ln p_G(\mathbf x)\big), $$
+#
 # the Bayes classifier: its logit is the log density ratio, and $D^*/(1 - D^*) = p_{\text{data}}/p_G$. That is
 # the two-sample-test view: a classifier trained on equally many real and generated examples (equal class
 # priors, so Bayes' rule leaves only the likelihood ratio) estimates the density ratio, which is all the
@@ -174,9 +180,11 @@ exercises.expect_true("the trained discriminator is within 0.05 of the formula w
 
 # %% [markdown]
 # **The link with the Jensen–Shannon divergence.** Plug $D^*$ into $V$. With $m = (p_{\text{data}} + p_G)/2$,
+#
 # $$ \max_D V(D, G) = \int p_{\text{data}} \ln \frac{p_{\text{data}}}{2m} + p_G \ln \frac{p_G}{2m}
 #    = -\ln 4 + \mathrm{KL}(p_{\text{data}} \,\|\, m) + \mathrm{KL}(p_G \,\|\, m)
 #    = -\ln 4 + 2\, \mathrm{JS}(p_{\text{data}} \,\|\, p_G). $$
+#
 # So if $D$ were optimal at every step, $G$ would minimise the Jensen–Shannon divergence, whose unique minimum
 # $0$ is at $p_G = p_{\text{data}}$, where $D^* = 1/2$ everywhere and $V = -\ln 4$. (With infinite capacity and
 # $D$ optimal at every step, $V$ is convex in $p_G$ and gradient steps on $p_G$ reach that optimum; networks
@@ -218,8 +226,10 @@ exercises.expect_true("the trained D does not beat D* (V is maximal at D*), and 
 # **saturates**. Goodfellow et al. proposed instead to *maximise* $\mathbb E \ln D(G(\mathbf z))$, the same fixed
 # point but steep where $G$ is bad: the **non-saturating** loss. With $D = \sigma(\ell)$ and the logit $\ell$,
 # the two derivatives with respect to the logit are
+#
 # $$ \frac{\partial}{\partial \ell} \ln(1 - \sigma(\ell)) = -\sigma(\ell) = -D, \qquad
 #    \frac{\partial}{\partial \ell} \big(-\ln \sigma(\ell)\big) = -(1 - \sigma(\ell)) = -(1 - D): $$
+#
 # the minimax gradient vanishes as $D(G(\mathbf z)) \to 0$, the non-saturating one tends to 1.
 
 # %%
@@ -654,9 +664,11 @@ exercises.expect_true("adding the ink direction adds ink to at least 14 of the 1
 #
 # $\sigma(\mathbf W)$ is computed by **power iteration** (their Algorithm 1): from a vector $\tilde{\mathbf u}$ kept
 # between training steps, one step is
+#
 # $$ \tilde{\mathbf v} \leftarrow \mathbf W^\top \tilde{\mathbf u} / \|\mathbf W^\top \tilde{\mathbf u}\|_2, \qquad
 #    \tilde{\mathbf u} \leftarrow \mathbf W \tilde{\mathbf v} / \|\mathbf W \tilde{\mathbf v}\|_2, \qquad
 #    \sigma(\mathbf W) \approx \tilde{\mathbf u}^\top \mathbf W \tilde{\mathbf v}, \qquad \bar{\mathbf W} = \mathbf W / \sigma(\mathbf W). $$
+#
 # Since $\mathbf W$ changes little per step, one iteration per step is enough.
 #
 # ### Exercise 4 — the power iteration

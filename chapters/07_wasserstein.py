@@ -76,7 +76,9 @@ chapter_started = time.perf_counter()
 # * **Wasserstein-1**, or earth mover's distance. A **coupling** $\gamma(\mathbf x, \mathbf y)$ is a joint
 #   distribution with marginals $P$ and $Q$ ($\Gamma(P, Q)$ is the set of all of them): $\gamma(\mathbf y \mid \mathbf x)$
 #   says where the mass at $\mathbf x$ goes. Moving it costs $T(\gamma) = \int \|\mathbf x - \mathbf y\|\, d\gamma(\mathbf x, \mathbf y)$, and
+#
 #   $$ W_1(P, Q) = \inf_{\gamma \in \Gamma(P, Q)} T(\gamma), $$
+#
 #   the cost of the cheapest transport plan: how much mass, times how far.
 #
 # **The parallel lines** (Arjovsky et al., 2017). $P_0$ is uniform on the segment $x_1 = 0$, $x_2 \in [0, 1]$;
@@ -244,8 +246,10 @@ exercises.expect_true("once the segments are in different cells, the histogram J
 # still moves, and why).
 #
 # **The Wasserstein GAN** (Arjovsky et al., 2017) uses the dual form of $W_1$ instead (§3):
+#
 # $$ W_1(P_{\text{data}}, P_G) = \frac1k \max_{\|D\|_L \le k} \Big( \mathbb E_{\mathbf x \sim P_{\text{data}}}[D(\mathbf x)]
 #    - \mathbb E_{\mathbf z}[D(G(\mathbf z))] \Big), $$
+#
 # the maximum over $k$-Lipschitz functions $D$, those with $|D(\mathbf x) - D(\mathbf y)| \le k \|\mathbf x - \mathbf y\|$
 # ($\|D\|_L$ is the smallest such $k$). $D$ is a **critic**: it scores, it does not classify. Compared with the
 # GAN, the log-sigmoid is gone: $D$ outputs a real score, and the losses are differences of means.
@@ -345,8 +349,10 @@ exercises.expect_true("the non-saturating GAN gets home too (|θ| < 0.1)", abs(f
 # ## 3. Kantorovich–Rubinstein duality, in 1D
 #
 # The transport problem has a dual (Kantorovich–Rubinstein):
+#
 # $$ W_1(P, Q) = \inf_{\gamma \in \Gamma(P, Q)} \mathbb E_\gamma \|\mathbf x - \mathbf y\|
 #    = \sup_{\|f\|_L \le 1}\ \mathbb E_P f(\mathbf x) - \mathbb E_Q f(\mathbf y). $$
+#
 # One direction is easy: for any coupling and any 1-Lipschitz $f$,
 # $\mathbb E_P f - \mathbb E_Q f = \mathbb E_\gamma[f(\mathbf x) - f(\mathbf y)] \le \mathbb E_\gamma \|\mathbf x - \mathbf y\|$,
 # so every critic's value is a lower bound on every plan's cost; the theorem says the best of each meet.

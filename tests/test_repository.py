@@ -179,3 +179,52 @@ def test_chapters_import_course_lib_from_public_paths_only(source):
                 except ImportError:
                     bad.append(f"line {node.lineno}: {node.module} has no {alias.name}")
     assert not bad, f"{source.name}:\n" + "\n".join(bad)
+
+
+def display_math_problems(markdown: str) -> list[str]:
+    """Where a ``$$`` display block of ``markdown`` is not a paragraph of its own (a blank line, or the cell's
+    edge, before its opening line and after its closing line): JupyterLab renders it either way, but the book's
+    Markdown parser reads such a block as inline text with a stray ``$``."""
+    lines, problems, inside = markdown.split("\n"), [], False
+    for i, line in enumerate(lines):
+        text = line.strip()
+        opening = not inside and text.startswith("$$")
+        closing = (inside and text.endswith("$$")) or (opening and len(text) > 2 and text.endswith("$$"))
+        if opening and i > 0 and lines[i - 1].strip():
+            problems.append(f"no blank line before {text[:50]!r}")
+        if closing and i + 1 < len(lines) and lines[i + 1].strip():
+            problems.append(f"no blank line after {text[-50:]!r}")
+        if not opening and not inside and "$$" in text:
+            problems.append(f"$$ inside a line of text: {text[:60]!r}")
+        inside = (inside or opening) and not closing
+    if inside:
+        problems.append("a $$ block is never closed")
+    return problems
+
+
+def test_display_math_check_flags_blocks_glued_to_text():
+    assert display_math_problems("Some text\n\n$$ x = 1 $$\n\nmore") == []
+    assert display_math_problems("$$ a\n   = b $$") == []
+    assert display_math_problems("Some text\n$$ x = 1 $$\n\nmore")[0].startswith("no blank line before")
+    assert display_math_problems("text\n\n$$ a\n = b $$\nmore")[0].startswith("no blank line after")
+    assert display_math_problems("the formula $$ x $$ in a sentence")[0].startswith("$$ inside a line")
+    assert display_math_problems("$$ a\n = b") == ["a $$ block is never closed"]
+
+
+@pytest.mark.parametrize("source", CHAPTER_SOURCES, ids=lambda p: p.stem)
+def test_display_math_blocks_are_paragraphs_of_their_own(source):
+    problems = [f"cell {index}: {problem}" for index, cell in enumerate(jupytext.read(source).cells)
+                if cell.cell_type == "markdown" for problem in display_math_problems(cell.source)]
+    assert not problems, f"{source.name}: put a blank line around every $$ block:\n" + "\n".join(problems)
+
+
+def test_the_landing_page_tells_how_to_use_the_course_and_links_every_chapter():
+    """README.md is the book's landing page (_toc.yml's root): the commands a student and an instructor need,
+    the DATASET knob, the exercises and their checks, the student build, and a link to every chapter."""
+    text = (ROOT / "README.md").read_text()
+    assert yaml.safe_load((ROOT / "_toc.yml").read_text())["root"] == "README"
+    for needle in ("make lab", "make test", 'DATASET = "digits"', "exercise", "check", "make student",
+                   "make book-student", "make grade"):
+        assert needle in text, f"README.md (the landing page) does not mention {needle!r}"
+    missing = [p.name for p in CHAPTER_NOTEBOOKS if f"(chapters/{p.name})" not in text]
+    assert not missing, f"README.md does not link {missing}"
