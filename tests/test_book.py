@@ -108,7 +108,7 @@ def test_a_browser_offline_renders_every_chapter_page(name, chapter, tmp_path_fa
         tab.wait_for_function("window.MathJax && MathJax.startup && MathJax.startup.promise", timeout=60_000)
         tab.evaluate("MathJax.startup.promise")
         if has_widgets(chapter) and name != "student":
-            tab.wait_for_selector(".jupyter-widgets", timeout=60_000)
+            tab.wait_for_selector(".jupyter-widgets", state="attached", timeout=60_000)   # the first may be hidden
         tab.wait_for_timeout(500)
         report = tab.evaluate("""() => {
             const text = (() => { const copy = document.body.cloneNode(true);
