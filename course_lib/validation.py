@@ -111,6 +111,13 @@ def positive_float(value, name: str, *, allow_zero: bool = False) -> float:
     return value
 
 
+def non_empty_str(value, name: str) -> str:
+    """``value`` as a str with at least one non-space character (a model's or a data set's name)."""
+    if not isinstance(value, str) or not value.strip():
+        raise TypeError(f"{name} must be a non-empty str, got {value!r}")
+    return value
+
+
 def finite_float(value, name: str) -> float:
     """``value`` as a finite float (any sign)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):

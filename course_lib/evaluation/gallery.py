@@ -20,15 +20,9 @@ import torch
 from ..data import quantize
 from ..runtime import cache_dir
 from ..storage import load_checkpoint, save_checkpoint
-from ..validation import as_float_tensor, positive_float, positive_int
+from ..validation import as_float_tensor, as_level_images, non_empty_str, positive_float, positive_int
 
 SAMPLES = 1000     # per model: the same number for every model, since FID and KID depend on it
-
-
-def _text(value, name: str) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise TypeError(f"{name} must be a non-empty str, got {value!r}")
-    return value
 
 
 def _slug(text: str) -> str:
@@ -51,7 +45,7 @@ def record(model: str, chapter: int, samples, *, levels: int, dataset: str = "di
            train_seconds: float | None = None) -> Path:
     """Keep the first ``SAMPLES`` of ``samples`` (N ≥ SAMPLES, C, H, W), integer grey levels 0..levels−1, as
     ``model``'s samples on ``dataset``, with its training time in seconds. Returns the file written."""
-    model, dataset = _text(model, "model"), _text(dataset, "dataset")
+    model, dataset = non_empty_str(model, "model"), non_empty_str(dataset, "dataset")
     chapter = positive_int(chapter, "chapter")
     levels = positive_int(levels, "levels", minimum=2)
     if levels > 256:
@@ -60,8 +54,7 @@ def record(model: str, chapter: int, samples, *, levels: int, dataset: str = "di
     if len(samples) < SAMPLES:
         raise ValueError(f"samples must hold at least gallery.SAMPLES = {SAMPLES} images (every model is scored on "
                          f"as many), got {len(samples)}")
-    if (samples < 0).any() or (samples > levels - 1).any() or (samples != samples.round()).any():
-        raise ValueError(f"samples must hold integer grey levels in [0, {levels - 1}]")
+    samples = as_level_images(samples, "samples", tuple(samples.shape[1:]), levels)
     seconds = math.nan if train_seconds is None else positive_float(train_seconds, "train_seconds", allow_zero=True)
     path = _folder(dataset) / f"{_slug(model)}.pt"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -96,7 +89,7 @@ def record_model(model_name: str, chapter: int, model, *, levels: int, dataset: 
 
 def entries(dataset: str = "digits") -> list[Entry]:
     """Every model recorded for ``dataset``, by chapter then name (none recorded: an empty list)."""
-    dataset = _text(dataset, "dataset")
+    dataset = non_empty_str(dataset, "dataset")
     folder = _folder(dataset)
     found = []
     for path in sorted(folder.glob("*.pt")) if folder.is_dir() else []:

@@ -15,7 +15,7 @@ from pathlib import Path
 from .likelihood import _real, bits_per_dim
 from ..runtime import cache_dir
 from ..storage import atomic_write
-from ..validation import positive_int
+from ..validation import non_empty_str, positive_int
 
 BOUNDS = ("exact", "dequantization bound", "ELBO bound", "IWAE estimate")
 _TEXT_FIELDS = ("model", "dataset")
@@ -73,12 +73,6 @@ def entries() -> list[dict]:
     return sorted(_read(), key=lambda row: (row["dataset"], row["nll_nats"]))
 
 
-def _text(value, name: str) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise TypeError(f"{name} must be a non-empty str, got {value!r}")
-    return value
-
-
 def record(model: str, chapter: int, nll_nats: float, dims: int, *, dataset: str = "digits",
            bound: str = "exact") -> dict:
     """Add (or replace) the row of ``model``: test NLL in nats per image over ``dims`` dimensions.
@@ -86,7 +80,7 @@ def record(model: str, chapter: int, nll_nats: float, dims: int, *, dataset: str
     ``nll_nats``: a number (Python or NumPy) or a 0-dim tensor. ``bound`` says how the number was obtained:
     one of ``BOUNDS``; an exact NLL is of discrete data (the probabilities of grey levels), so it is ≥ 0.
     """
-    model, dataset = _text(model, "model"), _text(dataset, "dataset")
+    model, dataset = non_empty_str(model, "model"), non_empty_str(dataset, "dataset")
     chapter = positive_int(chapter, "chapter")
     if not isinstance(bound, str) or bound not in BOUNDS:
         raise ValueError(f"bound must be one of {BOUNDS}, got {bound!r}")
@@ -104,7 +98,7 @@ def record(model: str, chapter: int, nll_nats: float, dims: int, *, dataset: str
 
 def table(dataset: str = "digits") -> str:
     """The leaderboard of ``dataset`` as a Markdown table (display it with ``IPython.display.Markdown``)."""
-    dataset = _text(dataset, "dataset")
+    dataset = non_empty_str(dataset, "dataset")
     every = entries()
     rows = [r for r in every if r["dataset"] == dataset]
     if not rows:

@@ -142,21 +142,23 @@ def gmm_versus_sklearn(n_components: int = 10, repeats: int = 11) -> dict:
                             precisions_init=(1 / variances).numpy())
     x_np = x.numpy()
 
-    def timed(fit, data):
-        fit(data)  # warm-up
-        times = []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            fit(data)
-            times.append(time.perf_counter() - start)
-        return statistics.median(times)
-
-    ours_s = timed(lambda d: ours.fit(d, init=(weights, means, variances)), x)
-    theirs_s = timed(theirs.fit, x_np)
+    ours_s = median_time(lambda: ours.fit(x, init=(weights, means, variances)), repeats)
+    theirs_s = median_time(lambda: theirs.fit(x_np), repeats)
     return {"ours_ll": ours.log_prob(x).mean().item(), "sklearn_ll": float(theirs.score(x_np)),
             "ours_iterations": len(ours.log_likelihood_history), "sklearn_iterations": int(theirs.n_iter_),
             "ours_s": ours_s, "sklearn_s": theirs_s, "ratio": ours_s / theirs_s,
             "threads": torch.get_num_threads(), "numpy": np.__version__}
+
+
+def median_time(function, repeats: int) -> float:
+    """The median wall time of ``repeats`` calls of ``function()``, in s, after one warm-up call."""
+    function()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
 
 
 def fid_against_scipy(n: int = 10_000, d: int = 64, seed: int = 0) -> dict:
@@ -169,15 +171,6 @@ def fid_against_scipy(n: int = 10_000, d: int = 64, seed: int = 0) -> dict:
     from .. import randomness
     from ..evaluation import sample_metrics
 
-    def timed(function, repeats: int = 5) -> float:
-        """The best of ``repeats`` wall times of ``function()``, in s."""
-        best = float("inf")
-        for _ in range(repeats):
-            start = time.perf_counter()
-            function()
-            best = min(best, time.perf_counter() - start)
-        return best
-
     generator = torch.Generator().manual_seed(seed)
     mixing = randomness.normal((d, d), generator=generator, dtype=torch.float64)
     a = randomness.normal((n, d), generator=generator, dtype=torch.float64) @ mixing
@@ -188,8 +181,8 @@ def fid_against_scipy(n: int = 10_000, d: int = 64, seed: int = 0) -> dict:
         root = scipy.linalg.sqrtm(cov_a.numpy() @ cov_b.numpy())
         return float(((mean_a - mean_b) ** 2).sum() + np.trace(cov_a.numpy() + cov_b.numpy() - 2 * root.real))
 
-    ours_s = timed(lambda: sample_metrics.frechet_distance_from_statistics(mean_a, cov_a, mean_b, cov_b))
-    theirs_s = timed(scipy_fid)
+    ours_s = median_time(lambda: sample_metrics.frechet_distance_from_statistics(mean_a, cov_a, mean_b, cov_b), 5)
+    theirs_s = median_time(scipy_fid, 5)
     ours, theirs = sample_metrics.frechet_distance_from_statistics(mean_a, cov_a, mean_b, cov_b), scipy_fid()
     return {"ours": ours, "scipy": theirs, "relative_difference": abs(ours - theirs) / abs(theirs),
             "ours_s": ours_s, "scipy_s": theirs_s, "speed_up": theirs_s / ours_s}
