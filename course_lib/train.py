@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import json
 import math
 import os
 import time
@@ -170,10 +171,26 @@ def _descend(optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> None:
     optimizer.step()
 
 
+TRAINING_LOG_VARIABLE = "DGM_TRAINING_LOG"
+
+
+def _log_training(loop: str, module: nn.Module, checkpoint: Path | None, seconds: float, steps: int) -> None:
+    """Append one line about this call to the file ``$DGM_TRAINING_LOG`` names, if it is set (``make bench``
+    reads it: the training seconds of every model of a chapter). ``steps``: epochs or steps run in this call,
+    0 when a finished checkpoint was loaded; ``seconds``: wall time of the call."""
+    path = os.environ.get(TRAINING_LOG_VARIABLE)
+    if not path:
+        return
+    name = checkpoint.stem if checkpoint is not None else type(module).__name__
+    record = {"loop": loop, "model": name, "seconds": round(seconds, 3), "steps": steps}
+    with open(path, "a", encoding="utf-8") as log:
+        log.write(json.dumps(record) + "\n")
+
+
 def fit(model: nn.Module, train, val=None, *, epochs: int = 100, batch_size: int = 128, lr: float = 1e-3,
         weight_decay: float = 0.0, patience: int = 10, transform: Callable | None = None, dequantize: bool = False,
         labels_as_context: bool = False, checkpoint: str | os.PathLike | None = None, seed: int = 0,
-        device: torch.device | str | None = None, progress: bool = True) -> History:
+        device: torch.device | str | None = None, progress: bool = True, schedule: str = "constant") -> History:
     """Minimise the model's loss with Adam; return the History, leaving the best weights in ``model``, in eval mode.
 
     model: a ``DensityModel`` or another ``TrainableSampler`` (or any ``nn.Module`` with a ``loss(x)`` method). train, val: tensors of
@@ -183,6 +200,9 @@ def fit(model: nn.Module, train, val=None, *, epochs: int = 100, batch_size: int
     batch (validated once; Theis et al., 2016). ``transform``: any other function applied to every batch.
     ``labels_as_context``: pass each batch's labels (the datasets' ``y``) as the ``context`` of a
     class-conditional model. ``device``: where to train (default ``runtime.device()``).
+    ``schedule``: the learning rate over training, ``"constant"`` or ``"cosine"``: ``lr`` falling along half a
+    cosine to 0 at the end of epoch ``epochs`` (Loshchilov & Hutter, 2017), which converges in fewer epochs;
+    early stopping still keeps the best epoch.
     ``checkpoint``: a file written after every epoch; if it exists when ``fit`` starts, training resumes
     from it (and returns at once if that run had stopped early or reached ``epochs``). With
     ``$DGM_CACHE_ONLY`` set, a model whose finished checkpoint is missing raises instead of training.
@@ -201,6 +221,8 @@ def fit(model: nn.Module, train, val=None, *, epochs: int = 100, batch_size: int
     weight_decay = positive_float(weight_decay, "weight_decay", allow_zero=True)
     patience = positive_int(patience, "patience")
     seed = _seed(seed)
+    if schedule not in ("constant", "cosine"):
+        raise ValueError(f"schedule must be 'constant' or 'cosine', got {schedule!r}")
     if transform is not None and not callable(transform):
         raise TypeError(f"transform must be callable or None, got {type(transform).__name__}")
     checkpoint = _checkpoint_path(checkpoint)
@@ -252,7 +274,8 @@ def fit(model: nn.Module, train, val=None, *, epochs: int = 100, batch_size: int
                         for batch, context in _batches(x, y, torch.arange(len(x), device=dev), batch_size))
         return total.item() / len(x)
 
-    started = time.perf_counter() - history.seconds
+    call_started = time.perf_counter()
+    started = call_started - history.seconds
     bar = progress_bar(range(start, epochs), total=epochs, initial=start, desc=type(model).__name__,
                        **({} if progress else {"disable": True}))
     for epoch in ([] if done else bar):
@@ -265,7 +288,11 @@ def fit(model: nn.Module, train, val=None, *, epochs: int = 100, batch_size: int
             torch.default_generator.manual_seed(_noise_seed(seed, epoch))   # what dropout draws
             if dev.type == "cuda":
                 torch.cuda.manual_seed(_noise_seed(seed, epoch))
-            for batch, context in _batches(x_train, y_train, order, batch_size):
+            for step, (batch, context) in enumerate(_batches(x_train, y_train, order, batch_size)):
+                if schedule == "cosine":          # a function of the step only, so resuming needs no state
+                    done_fraction = (epoch + step * batch_size / len(x_train)) / epochs
+                    for group in optimizer.param_groups:
+                        group["lr"] = lr * 0.5 * (1 + math.cos(math.pi * done_fraction))
                 loss = loss_of(prepared(batch), context, noise)
                 if not torch.isfinite(loss):  # stop at once: a step on a non-finite loss turns the weights to NaN
                     raise FloatingPointError(f"loss became {loss.item()} in epoch {epoch}; try a smaller lr")
@@ -295,6 +322,7 @@ def fit(model: nn.Module, train, val=None, *, epochs: int = 100, batch_size: int
     if best_state is not None:
         model.load_state_dict(best_state)
     model.eval()
+    _log_training("fit", model, checkpoint, time.perf_counter() - call_started, len(history.train_loss) - start)
     return history
 
 
@@ -349,7 +377,8 @@ def minimize(module: nn.Module, objective: Callable[[torch.Generator | None, int
                              "record": asdict(record), "step": step,
                              "noise": noise.get_state() if noise is not None else torch.zeros(0)}, checkpoint)
 
-    started = time.perf_counter() - record.seconds
+    call_started = time.perf_counter()
+    started = call_started - record.seconds
     module.train()
     bar = progress_bar(range(start, steps), total=steps, initial=start, desc=type(module).__name__,
                        **({} if progress else {"disable": True}))
@@ -372,6 +401,7 @@ def minimize(module: nn.Module, objective: Callable[[torch.Generator | None, int
             save(step + 1)
     bar.close()
     module.eval()
+    _log_training("minimize", module, checkpoint, time.perf_counter() - call_started, len(record.loss) - start)
     return record
 
 
@@ -465,7 +495,8 @@ def fit_adversarial(gan: nn.Module, train, *, steps: int, batch_size: int = 64, 
 
     if snapshot_every and start == 0:
         snapshot(0)
-    started = time.perf_counter() - history.seconds
+    call_started = time.perf_counter()
+    started = call_started - history.seconds
     gan.train()
     bar = progress_bar(range(start, steps), total=steps, initial=start, desc=type(gan).__name__,
                        **({} if progress else {"disable": True}))
@@ -496,4 +527,6 @@ def fit_adversarial(gan: nn.Module, train, *, steps: int, batch_size: int = 64, 
             save(step + 1)
     bar.close()
     gan.eval()
+    _log_training("fit_adversarial", gan, checkpoint, time.perf_counter() - call_started,
+                  len(history.generator_loss) - start)
     return history

@@ -111,6 +111,14 @@ def positive_float(value, name: str, *, allow_zero: bool = False) -> float:
     return value
 
 
+def dropout_rate(value, name: str = "dropout") -> float:
+    """A dropout probability in [0, 1): 0 switches dropout off."""
+    value = positive_float(value, name, allow_zero=True)
+    if value >= 1:
+        raise ValueError(f"{name} must be < 1 (the probability of zeroing a unit), got {value}")
+    return value
+
+
 def non_empty_str(value, name: str) -> str:
     """``value`` as a str with at least one non-space character (a model's or a data set's name)."""
     if not isinstance(value, str) or not value.strip():

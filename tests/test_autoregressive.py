@@ -129,6 +129,28 @@ def test_samples_follow_the_models_own_probabilities(name):
     assert p_value > 1e-3, f"{name}: samples do not follow log_prob (χ² p = {p_value:.2g})"
 
 
+@pytest.mark.parametrize("name", [n for n in SMALL if SMALL[n]((1, 4, 5), 3).rows_suffice])
+def test_sampling_on_the_top_rows_only_draws_what_whole_images_draw(name):
+    """rows_suffice: the network runs on rows 0..r for a pixel of row r; the samples (and a completion) must be
+    those of the whole-image passes, and the flag must be on for the convolutional models it speeds up."""
+    torch.manual_seed(0)
+    model = SMALL[name]((1, 4, 5), 3).eval()
+    shown = torch.randint(0, 3, (6, 1, 4, 5)).float()
+    known = torch.zeros(1, 4, 5, dtype=torch.bool)
+    known[:, 1, :3] = True
+    drawn = {}
+    for rows_suffice in (True, False):
+        model.rows_suffice = rows_suffice
+        drawn[rows_suffice] = (model.sample(6, generator=torch.Generator().manual_seed(3)),
+                               model.sample(6, generator=torch.Generator().manual_seed(4), observed=shown, known=known))
+    assert torch.equal(drawn[True][0], drawn[False][0]) and torch.equal(drawn[True][1], drawn[False][1])
+
+
+def test_the_row_shortcut_is_on_for_the_convolutional_models_only():
+    on = {n for n in SMALL if SMALL[n]((1, 4, 5), 3).rows_suffice}
+    assert on == {"pixelcnn", "pixelcnn_logistic", "gated", "causal_conv"}
+
+
 def test_gru_conditionals_change_with_earlier_pixels_only():
     """Changing pixel j leaves the distributions of pixels ≤ j unchanged, and changes those after it (teacher
     forcing reads the true previous pixels; the state carries them on)."""

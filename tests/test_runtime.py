@@ -1,4 +1,6 @@
+import platform
 import random
+import sys
 
 import numpy as np
 import pytest
@@ -63,3 +65,13 @@ def test_cache_dir_follows_environment(tmp_path, monkeypatch):
     monkeypatch.setenv("DGM_CACHE", str(tmp_path / "here"))
     assert runtime.cache_dir() == tmp_path / "here"
     assert (tmp_path / "here").is_dir()
+
+
+def test_keep_freed_memory_on_glibc_and_its_opt_out(monkeypatch):
+    from course_lib.runtime import keep_freed_memory
+
+    monkeypatch.setenv("DGM_MALLOC_DEFAULTS", "1")
+    assert keep_freed_memory() is False
+    monkeypatch.delenv("DGM_MALLOC_DEFAULTS")
+    expected = sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc"
+    assert keep_freed_memory() is expected

@@ -1,3 +1,4 @@
+import math
 import subprocess
 import sys
 import textwrap
@@ -295,3 +296,25 @@ def test_each_loop_refuses_another_loops_checkpoint(tmp_path):
     fit_adversarial(gan, torch.zeros(8, 2), steps=2, progress=False, device="cpu", checkpoint=tmp_path / "gan.pt")
     with pytest.raises(ValueError, match="gan.pt does not hold a minimize state of this ParameterDict"):
         minimize(module, objective, steps=3, progress=False, device="cpu", checkpoint=tmp_path / "gan.pt")
+
+
+def test_cosine_schedule_falls_from_lr_to_zero_over_the_epochs(monkeypatch):
+    from course_lib.models import FVSBN
+
+    seen = []
+    step = torch.optim.Adam.step
+
+    def recording_step(self, *args, **kwargs):
+        seen.append(self.param_groups[0]["lr"])
+        return step(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.optim.Adam, "step", recording_step)
+    x = torch.randint(0, 3, (40, 1, 2, 2)).float()
+    fit(FVSBN((1, 2, 2), 3), x, epochs=4, batch_size=10, lr=0.1, schedule="cosine", progress=False)
+    expected = [0.1 * 0.5 * (1 + math.cos(math.pi * s / 16)) for s in range(16)]   # 4 epochs × 4 batches
+    assert seen == pytest.approx(expected)
+    seen.clear()
+    fit(FVSBN((1, 2, 2), 3), x, epochs=2, batch_size=10, lr=0.1, progress=False)
+    assert seen == [0.1] * 8                                                        # the default: constant
+    with pytest.raises(ValueError, match="schedule"):
+        fit(FVSBN((1, 2, 2), 3), x, epochs=2, schedule="linear", progress=False)

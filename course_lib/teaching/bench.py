@@ -1,7 +1,8 @@
 """Benchmarks that hold the course's budgets; they report, they do not assert.
 
 ``python -m course_lib.teaching.bench [chapters…]``: wall time and peak memory of every chapter, each from a
-fresh kernel (budgets: ≤ 120 s and ≤ 1.5 GB a chapter on a 2-core CPU, ≤ 15 min in all).
+fresh kernel, and under it the seconds each model's training took (budgets on a quiet 2-core CPU: ≤ 60 s and
+≤ 1.5 GB a chapter from an empty cache, ≤ 90 s for chapter 09 with the cache the others wrote, ≤ 10 min in all).
 ``python -m course_lib.teaching.bench --repeat 20 --load 2 [chapters…]``: the hang hunt — every chapter 20 times
 from a fresh kernel while 2 busy-looping processes load the CPU; a run far slower than the chapter's median
 (a stall) is flagged, and the per-cell timeout turns a hang into an error that names the cell.
@@ -13,6 +14,9 @@ summary (the course cache must hold the chapters' models: run them first).
 ``python -m course_lib.teaching.bench --fid``: the Fréchet distance between two sets of 10 000 64-d features,
 ours (a Cholesky factor and one symmetric eigenvalue problem) against the ``scipy.linalg.sqrtm`` formula: time
 ratio and relative difference.
+``python -m course_lib.teaching.bench --train``: one epoch of every model family on the digits (the chapters'
+recipes: architecture, batch size), timed after a warm-up epoch: images per second, so recipes can be compared on
+one machine in one run. ``python -m course_lib.bench`` is the same command.
 ``python -m course_lib.teaching.bench --throughput``: training throughput (images per second) of the
 chapter-04 VAE and the chapter-03 PixelCNN on the digits, through ``train.fit``.
 """
@@ -32,7 +36,7 @@ from nbclient import NotebookClient
 from .assign import chapter_notebooks
 from .kernel_messages import install_wakeup_guard
 
-CHAPTER_BUDGET_S, COURSE_BUDGET_S, CHAPTER_MEMORY_BUDGET = 120.0, 15 * 60.0, 1.5e9
+CHAPTER_BUDGET_S, EVALUATION_BUDGET_S, COURSE_BUDGET_S, CHAPTER_MEMORY_BUDGET = 60.0, 90.0, 10 * 60.0, 1.5e9
 
 # Run in the kernel after the chapter: its peak resident memory in bytes. On Linux VmHWM (reset when the
 # kernel's program starts; ru_maxrss would also count the launching process's memory at fork time).
@@ -45,25 +49,61 @@ print("peak-memory-bytes", _peak)"""
 
 
 class ChapterRun(NamedTuple):
-    """One chapter run from a fresh kernel: wall time (s) and the kernel's peak resident memory (bytes)."""
+    """One chapter run from a fresh kernel: wall time (s), the kernel's peak resident memory (bytes), and one
+    record per training call (``train.fit``, ``minimize``, ``fit_adversarial``) in the order they ran: the model
+    (its checkpoint's name), the seconds and the epochs or steps run (0: loaded from the cache)."""
     seconds: float
     peak_memory: int
+    trainings: list[dict]
 
 
 def run_chapter(path: Path, timeout: int = 1200) -> ChapterRun:
-    """Execute the notebook at ``path`` top to bottom in a fresh kernel; return its wall time and peak memory."""
+    """Execute the notebook at ``path`` top to bottom in a fresh kernel; return its wall time, peak memory and
+    the training calls it made (the kernel appends them to the file ``$DGM_TRAINING_LOG`` names)."""
+    import json
+    import os
+    import tempfile
+
+    from ..train import TRAINING_LOG_VARIABLE
+
     if not Path(path).is_file():
         raise FileNotFoundError(f"path: no notebook at {path}")
     notebook = nbformat.read(path, as_version=4)
     notebook.cells.append(nbformat.v4.new_code_cell(PEAK_MEMORY_CELL))
     install_wakeup_guard()                    # no stall on a missed zmq wake-up (see kernel_messages)
-    client = NotebookClient(notebook, timeout=timeout, kernel_name="python3",
-                            resources={"metadata": {"path": str(Path(path).parent)}})
-    start = time.perf_counter()
-    client.execute()
-    seconds = time.perf_counter() - start
+    with tempfile.TemporaryDirectory(prefix="dgm-bench-") as folder:
+        log = Path(folder) / "training.jsonl"
+        previous = os.environ.get(TRAINING_LOG_VARIABLE)
+        os.environ[TRAINING_LOG_VARIABLE] = str(log)        # the kernel inherits it
+        try:
+            client = NotebookClient(notebook, timeout=timeout, kernel_name="python3",
+                                    resources={"metadata": {"path": str(Path(path).parent)}})
+            start = time.perf_counter()
+            client.execute()
+            seconds = time.perf_counter() - start
+        finally:
+            if previous is None:
+                os.environ.pop(TRAINING_LOG_VARIABLE, None)
+            else:
+                os.environ[TRAINING_LOG_VARIABLE] = previous
+        trainings = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
     printed = "".join(output.get("text", "") for output in notebook.cells[-1].outputs)
-    return ChapterRun(seconds, int(printed.split("peak-memory-bytes")[1].split()[0]))
+    return ChapterRun(seconds, int(printed.split("peak-memory-bytes")[1].split()[0]), trainings)
+
+
+def chapter_report(name: str, run: ChapterRun, budget: float) -> str:
+    """The lines ``make bench`` prints for one chapter: wall time, peak memory, flags over budget, then every
+    training call, longest first, and what the rest of the chapter (evaluation, sampling, figures) took."""
+    flag = "" if run.seconds <= budget else f"  OVER the {budget:.0f} s budget"
+    if run.peak_memory > CHAPTER_MEMORY_BUDGET:
+        flag += f"  OVER the {CHAPTER_MEMORY_BUDGET / 1e9:.1f} GB budget"
+    lines = [f"{name:40s} {run.seconds:7.1f} s {run.peak_memory / 1e9:9.2f} GB{flag}"]
+    for record in sorted(run.trainings, key=lambda r: -r["seconds"]):
+        what = "from the cache" if record["steps"] == 0 else f"{record['steps']} {'epochs' if record['loop'] == 'fit' else 'steps'}"
+        lines.append(f"    train {record['model'][:50]:50s} {record['seconds']:6.1f} s  ({what})")
+    trained = sum(record["seconds"] for record in run.trainings)
+    lines.append(f"    {'training, all models':56s} {trained:6.1f} s; the rest of the chapter {run.seconds - trained:.1f} s")
+    return "\n".join(lines)
 
 
 def _burn() -> None:
@@ -249,10 +289,69 @@ def training_throughput(epochs: dict | None = None, repeats: int = 3, device: st
     return results
 
 
+def training_families() -> dict:
+    """Every model family's digit model as its chapter trains it: name → (make the model, how to train one epoch
+    of the 1000 training digits: ``train.fit``'s or ``fit_adversarial``'s keyword arguments)."""
+    from ..models import (DDPM, GAN, VAE, CausalConvSequence, DCDiscriminator, DCGenerator, FlowMatching,
+                          GatedPixelCNN, ImageFlow, PixelCNN, realnvp_image_body)
+    from ..nn.denoisers import MLPDenoiser
+
+    shape, levels = (1, 8, 8), 17
+    dilations = (1, 2, 4, 8, 16, 32)
+    epoch_steps = 16                              # ⌈1000 / 64⌉ minibatches of 64: one epoch of a GAN
+    return {
+        "PixelCNN (ch03)": (lambda: PixelCNN(shape, levels, channels=32, layers=5), dict(batch_size=64)),
+        "gated PixelCNN (ch03)": (lambda: GatedPixelCNN(shape, levels, channels=32, layers=5), dict(batch_size=64)),
+        "WaveNet-style (ch03)": (lambda: CausalConvSequence(shape, levels, channels=32, dilations=dilations),
+                                 dict(batch_size=64)),
+        "VAE (ch04)": (lambda: VAE(shape, levels, latent_dim=8, hidden=256, dropout=0.2), dict(batch_size=64)),
+        "RealNVP flow (ch05)": (lambda: ImageFlow(realnvp_image_body(shape, hidden=32), shape, levels),
+                                dict(batch_size=64)),
+        "DCGAN (ch06)": (lambda: GAN(DCGenerator(latent_dim=16, side=8, channels=32),
+                                     DCDiscriminator(side=8, channels=32), levels=levels),
+                         dict(steps=epoch_steps, batch_size=64)),
+        "WGAN-GP (ch07)": (lambda: GAN(DCGenerator(latent_dim=16, side=8, channels=32),
+                                       DCDiscriminator(side=8, channels=32), levels=levels, loss="wasserstein",
+                                       gradient_penalty=10.0),
+                           dict(steps=epoch_steps // 5, batch_size=64, discriminator_steps=4)),
+        "DDPM (ch08)": (lambda: DDPM(MLPDenoiser(shape, hidden=256, blocks=3, context_classes=10), shape, levels,
+                                     steps=1000, label_dropout=0.1), dict(batch_size=128, labels_as_context=True)),
+        "flow matching (ch08)": (lambda: FlowMatching(MLPDenoiser(shape, hidden=256, blocks=3, context_classes=10),
+                                                      shape, levels, label_dropout=0.1),
+                                 dict(batch_size=128, labels_as_context=True)),
+    }
+
+
+def training_speed(repeats: int = 3, device: str = "cpu") -> dict[str, float]:
+    """Images per second of one training epoch of every family (``training_families``) on the 1000 training
+    digits: the median of ``repeats`` epochs, each after a warm-up epoch of the same model. A GAN's epoch is
+    16 steps of 64 real images for the discriminator (a WGAN-GP's critic takes 4 steps per generator step)."""
+    import torch
+
+    from ..data import load_digits
+    from ..models import GAN
+    from ..train import fit, fit_adversarial
+
+    split, speeds = load_digits(), {}
+    for name, (make, options) in training_families().items():
+        torch.manual_seed(0)
+        model = make()
+        if isinstance(model, GAN):
+            images = options["steps"] * options["batch_size"] * options.get("discriminator_steps", 1)
+            epoch = lambda: fit_adversarial(model, split.train, progress=False, device=device, **options)  # noqa: E731
+        else:
+            images = len(split.train.x)
+            epoch = lambda: fit(model, split.train, epochs=1, progress=False, device=device, **options)  # noqa: E731
+        speeds[name] = images / median_time(epoch, repeats)
+    return speeds
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m course_lib.teaching.bench", description=__doc__.splitlines()[0])
     parser.add_argument("chapters", nargs="*", type=Path, help="notebooks (default: every chapter)")
     parser.add_argument("--gmm", action="store_true", help="benchmark our GMM-EM against scikit-learn's")
+    parser.add_argument("--train", action="store_true",
+                        help="one training epoch of every model family on the digits: images per second")
     parser.add_argument("--throughput", action="store_true",
                         help="training throughput of the chapter-04 VAE and the chapter-03 PixelCNN")
     parser.add_argument("--repeat", type=int, default=0, metavar="N",
@@ -285,6 +384,14 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name:40s} median {median:6.1f} s, max {max(runs):6.1f} s, stalled runs: {slow or 'none'}")
         print(f"{sum(map(len, times.values()))} runs, {stalls} stalled, {args.load} CPU burners")
         return 1 if stalls else 0
+    if args.train:
+        import torch
+
+        print(f"one training epoch on the 1000 training digits, the chapters' recipes, {torch.get_num_threads()} "
+              f"torch threads: images per second (median of 3 epochs after a warm-up)")
+        for name, speed in training_speed().items():
+            print(f"  {name:28s} {speed:8.0f} images/s")
+        return 0
     if args.throughput:
         import torch
 
@@ -307,12 +414,10 @@ def main(argv: list[str] | None = None) -> int:
     total = 0.0
     print(f"{'chapter':40s} {'wall':>9s} {'peak memory':>12s}")
     for chapter in chapters:
-        seconds, peak = run_chapter(chapter)
-        total += seconds
-        flag = "" if seconds <= CHAPTER_BUDGET_S else f"  OVER the {CHAPTER_BUDGET_S:.0f} s budget"
-        if peak > CHAPTER_MEMORY_BUDGET:
-            flag += f"  OVER the {CHAPTER_MEMORY_BUDGET / 1e9:.1f} GB budget"
-        print(f"{chapter.name:40s} {seconds:7.1f} s {peak / 1e9:9.2f} GB{flag}", flush=True)
+        run = run_chapter(chapter)
+        total += run.seconds
+        budget = EVALUATION_BUDGET_S if chapter.name.startswith("09") else CHAPTER_BUDGET_S
+        print(chapter_report(chapter.name, run, budget), flush=True)
     flag = "" if total <= COURSE_BUDGET_S else f"  OVER the {COURSE_BUDGET_S:.0f} s budget"
     print(f"{'total':40s} {total:7.1f} s{flag}")
     return 0
