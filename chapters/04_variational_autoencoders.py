@@ -533,6 +533,7 @@ for step in range(3):
 # polish at a tenth of the learning rate.
 
 # %%
+torch.manual_seed(0)    # the initial weights: chapter 05 builds the same VAE the same way and reuses this checkpoint
 vae = VAE(image_shape, levels, latent_dim=8, hidden=256, dropout=0.2)
 checkpoint = cache_dir() / f"ch04_vae_{DATASET}.pt"
 history = fit(vae, split.train, split.val, epochs=1000, batch_size=64, lr=1e-3, patience=30, checkpoint=checkpoint)

@@ -34,7 +34,7 @@ def test_bench_reports_time_and_peak_memory_of_each_notebook_and_the_total(tmp_p
     chapters = [line for line in lines if not line.startswith(" ")]
     assert [line.split()[0] for line in chapters] == [*cells, "total"]
     seconds = [float(line.split()[1]) for line in chapters]     # times are reported; only their arithmetic is asserted
-    assert all(s >= 0 for s in seconds) and seconds[4] == pytest.approx(sum(seconds[:4]), abs=0.2)
+    assert all(s >= 0 for s in seconds) and seconds[4] == pytest.approx(sum(seconds[:4]), abs=0.26)   # 5 roundings to 0.1 s
     peaks = [float(line.split()[3]) for line in chapters[:4]]
     assert all(line.split()[4] == "GB" for line in chapters[:4])
     assert 0.01 < peaks[0] < 0.2 and peaks[2] - peaks[0] > 0.35   # the 400 MB array shows in the peak
@@ -63,10 +63,11 @@ def test_training_speed_times_one_epoch_of_every_family(monkeypatch):
         del families[name]
     monkeypatch.setattr(bench, "training_families", lambda: families)
     calls = []
-    monkeypatch.setattr(bench, "median_time", lambda function, repeats: calls.append(repeats) or function() or 0.5)
+    monkeypatch.setattr(bench, "median_time", lambda function, repeats: (calls.append(repeats), function(), 0.5)[-1])
     speeds = bench.training_speed(repeats=1)
     assert list(speeds) == list(families) and calls == [1, 1]
-    assert speeds == {name: 2000.0 for name in families}     # 1000 training digits in 0.5 s
+    assert all(speed == 2000.0 for speed, _ in speeds.values())     # 1000 training digits in 0.5 s
+    assert all(isinstance(reads, int) and reads >= 0 for _, reads in speeds.values())
 
 
 def test_bench_repeat_flags_a_stalled_run(tmp_path):

@@ -16,9 +16,8 @@ ours (a Cholesky factor and one symmetric eigenvalue problem) against the ``scip
 ratio and relative difference.
 ``python -m course_lib.teaching.bench --train``: one epoch of every model family on the digits (the chapters'
 recipes: architecture, batch size), timed after a warm-up epoch: images per second, so recipes can be compared on
-one machine in one run. ``python -m course_lib.bench`` is the same command.
-``python -m course_lib.teaching.bench --throughput``: training throughput (images per second) of the
-chapter-04 VAE and the chapter-03 PixelCNN on the digits, through ``train.fit``.
+one machine in one run, and how often an epoch reads a value back to Python (each read waits for a GPU).
+``python -m course_lib.bench`` is the same command.
 """
 
 from __future__ import annotations
@@ -260,35 +259,6 @@ def host_reads(function) -> int:
     return state["count"]
 
 
-def training_throughput(epochs: dict | None = None, repeats: int = 3, device: str = "cpu") -> dict:
-    """For the chapter-04 VAE (8-d latent, 256 hidden, dropout 0.2) and the chapter-03 PixelCNN (48 channels,
-    5 layers) on the 1000 training digits, batch 64: the images per second ``train.fit`` trains (median of
-    ``repeats`` runs, no validation) and the host reads of one epoch with validation (``host_reads``)."""
-    import torch
-
-    from ..data import load_digits
-    from ..models import VAE, PixelCNN
-    from ..train import fit
-
-    epochs = epochs or {"VAE (chapter 04)": 20, "PixelCNN (chapter 03)": 3}
-    makers = {"VAE (chapter 04)": lambda: VAE((1, 8, 8), 17, latent_dim=8, hidden=256, dropout=0.2),
-              "PixelCNN (chapter 03)": lambda: PixelCNN((1, 8, 8), 17, channels=48, layers=5)}
-    split = load_digits()
-    results = {}
-    for name, make in makers.items():
-        runs = []
-        for _ in range(repeats):
-            torch.manual_seed(0)
-            model = make()
-            start = time.perf_counter()
-            fit(model, split.train, epochs=epochs[name], batch_size=64, progress=False, device=torch.device(device))
-            runs.append(epochs[name] * len(split.train.x) / (time.perf_counter() - start))
-        reads = host_reads(lambda: fit(make(), split.train, split.val, epochs=1, batch_size=64, progress=False,
-                                       device=torch.device(device)))
-        results[name] = {"images_per_s": statistics.median(runs), "host_reads_per_epoch": reads}
-    return results
-
-
 def training_families() -> dict:
     """Every model family's digit model as its chapter trains it: name → (make the model, how to train one epoch
     of the 1000 training digits: ``train.fit``'s or ``fit_adversarial``'s keyword arguments)."""
@@ -322,10 +292,11 @@ def training_families() -> dict:
     }
 
 
-def training_speed(repeats: int = 3, device: str = "cpu") -> dict[str, float]:
-    """Images per second of one training epoch of every family (``training_families``) on the 1000 training
-    digits: the median of ``repeats`` epochs, each after a warm-up epoch of the same model. A GAN's epoch is
-    16 steps of 64 real images for the discriminator (a WGAN-GP's critic takes 4 steps per generator step)."""
+def training_speed(repeats: int = 3, device: str = "cpu") -> dict[str, tuple[float, int]]:
+    """(images per second, host reads) of one training epoch of every family (``training_families``) on the
+    1000 training digits: the median of ``repeats`` epochs, each after a warm-up epoch of the same model, and
+    the reads of one more epoch (``host_reads``). A GAN's epoch is 16 steps of 64 real images for the
+    discriminator (a WGAN-GP's critic takes 4 steps per generator step)."""
     import torch
 
     from ..data import load_digits
@@ -342,7 +313,7 @@ def training_speed(repeats: int = 3, device: str = "cpu") -> dict[str, float]:
         else:
             images = len(split.train.x)
             epoch = lambda: fit(model, split.train, epochs=1, progress=False, device=device, **options)  # noqa: E731
-        speeds[name] = images / median_time(epoch, repeats)
+        speeds[name] = (images / median_time(epoch, repeats), host_reads(epoch))
     return speeds
 
 
@@ -352,8 +323,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--gmm", action="store_true", help="benchmark our GMM-EM against scikit-learn's")
     parser.add_argument("--train", action="store_true",
                         help="one training epoch of every model family on the digits: images per second")
-    parser.add_argument("--throughput", action="store_true",
-                        help="training throughput of the chapter-04 VAE and the chapter-03 PixelCNN")
     parser.add_argument("--repeat", type=int, default=0, metavar="N",
                         help="run every chapter N times (the hang hunt) and flag runs far slower than the median")
     parser.add_argument("--load", type=int, default=0, metavar="K", help="with --repeat: K CPU-burning processes")
@@ -388,17 +357,9 @@ def main(argv: list[str] | None = None) -> int:
         import torch
 
         print(f"one training epoch on the 1000 training digits, the chapters' recipes, {torch.get_num_threads()} "
-              f"torch threads: images per second (median of 3 epochs after a warm-up)")
-        for name, speed in training_speed().items():
-            print(f"  {name:28s} {speed:8.0f} images/s")
-        return 0
-    if args.throughput:
-        import torch
-
-        print(f"training on the digits, batch 64, {torch.get_num_threads()} torch threads: images/s (median of 3); "
-              f"host reads in one epoch of 16 batches + validation")
-        for name, result in training_throughput().items():
-            print(f"  {name:24s} {result['images_per_s']:8.0f} images/s {result['host_reads_per_epoch']:6d} host reads")
+              f"torch threads: images per second (median of 3 epochs after a warm-up); host reads in an epoch")
+        for name, (speed, reads) in training_speed().items():
+            print(f"  {name:28s} {speed:8.0f} images/s {reads:6d} host reads")
         return 0
     if args.gmm:
         r = gmm_versus_sklearn()
