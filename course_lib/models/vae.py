@@ -22,7 +22,7 @@ from .. import randomness
 from ..distributions import (LOG_2PI, importance_weighted_bound, log_mean_exp, reparameterize, standard_normal_kl,
                              standard_normal_log_prob)
 from ..nn.transforms import Composite, MaskedAutoregressive
-from ..validation import as_float_tensor, as_level_images, generator_or_none, positive_float, positive_int
+from ..validation import dropout_rate, as_float_tensor, as_level_images, generator_or_none, positive_float, positive_int
 from .base import ImageModel
 
 ARCHITECTURES = ("mlp", "conv")
@@ -104,9 +104,7 @@ class VAE(ImageModel):
         if architecture not in ARCHITECTURES:
             raise ValueError(f"architecture must be one of {ARCHITECTURES}, got {architecture!r}")
         self.architecture = architecture
-        dropout = positive_float(dropout, "dropout", allow_zero=True)
-        if dropout >= 1:
-            raise ValueError(f"dropout must be < 1, got {dropout}")
+        dropout = dropout_rate(dropout)
         self.beta = positive_float(beta, "beta", allow_zero=True)
         if likelihood not in LIKELIHOODS:
             raise ValueError(f"likelihood must be one of {LIKELIHOODS}, got {likelihood!r}")
