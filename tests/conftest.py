@@ -22,3 +22,11 @@ def isolated_cache(request, tmp_path, monkeypatch):
     plt.close("all")
 
 
+
+
+@pytest.fixture
+def checkpoint_every_step(monkeypatch):
+    """Training loops write their checkpoint at every epoch or step boundary (not only every
+    ``CHECKPOINT_INTERVAL_S`` seconds): for tests that interrupt a run and resume it."""
+    from course_lib import train
+    monkeypatch.setattr(train, "CHECKPOINT_INTERVAL_S", 0.0)

@@ -11,6 +11,7 @@ from course_lib.evaluation import mode_coverage
 from course_lib.models import (GAN, BiGAN, ConvEncoder, DCDiscriminator, DCGenerator, JointDiscriminator,
                                MLPDiscriminator, MLPGenerator)
 from course_lib.models.gan import discriminator_loss, generator_loss, gradient_penalty
+from course_lib.storage import load_checkpoint
 from course_lib.train import fit_adversarial
 
 
@@ -112,7 +113,7 @@ def test_conditional_gan_draws_the_asked_classes():
         gan.sample(3)
 
 
-def test_learning_rate_decay_is_linear_to_zero_and_resumes_exactly(tmp_path):
+def test_learning_rate_decay_is_linear_to_zero_and_resumes_exactly(tmp_path, checkpoint_every_step):
     seen = []
     straight = _toy_gan()
     original_step = torch.optim.Adam.step
@@ -145,7 +146,8 @@ def test_learning_rate_decay_is_linear_to_zero_and_resumes_exactly(tmp_path):
                    device="cpu", checkpoint=tmp_path / "decay.pt")
     with pytest.raises(KeyboardInterrupt):
         fit_adversarial(interrupted, _ring(), **options)
-    resumed = _toy_gan()                            # from the checkpoint of step 100, the schedule continues
+    assert load_checkpoint(tmp_path / "decay.pt")["step"] == 149
+    resumed = _toy_gan()                            # from the checkpoint of step 149, the schedule continues
     fit_adversarial(resumed, _ring(), **options)
     assert all(torch.equal(a, b) for a, b in zip(straight.state_dict().values(), resumed.state_dict().values()))
     constant = _toy_gan()

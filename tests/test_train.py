@@ -65,7 +65,7 @@ def test_resumed_training_equals_uninterrupted_training(tmp_path):
     assert torch.equal(resumed_model.log_std, straight.log_std)
 
 
-def test_interrupted_training_resumes_from_the_last_epoch(tmp_path):
+def test_interrupted_training_resumes_from_the_last_epoch(tmp_path, checkpoint_every_step):
     train, checkpoint = _data(), tmp_path / "run.pt"
     calls = {"n": 0}
 
@@ -318,3 +318,38 @@ def test_cosine_schedule_falls_from_lr_to_zero_over_the_epochs(monkeypatch):
     assert seen == [0.1] * 8                                                        # the default: constant
     with pytest.raises(ValueError, match="schedule"):
         fit(FVSBN((1, 2, 2), 3), x, epochs=2, schedule="linear", progress=False)
+
+
+@pytest.mark.parametrize("interval, writes", [(math.inf, 1), (0.0, 5)])
+def test_checkpoints_are_written_at_the_end_and_every_interval(tmp_path, monkeypatch, interval, writes):
+    """Writing a checkpoint can cost more than a small model's epoch: the loops write one at the end, and on
+    the way only once ``CHECKPOINT_INTERVAL_S`` seconds have passed since the last (0: at every boundary)."""
+    from course_lib import train
+    from course_lib.models import GAN, MLPDiscriminator, MLPGenerator
+    from course_lib.train import fit_adversarial
+    written = []
+    monkeypatch.setattr(train, "CHECKPOINT_INTERVAL_S", interval)
+    monkeypatch.setattr(train, "save_checkpoint", lambda state, path: written.append(path.name))
+    fit(DiagonalGaussian(), _data(), _data(seed=1), epochs=5, batch_size=64, checkpoint=tmp_path / "fit.pt",
+        progress=False)
+    model = DiagonalGaussian()
+    minimize(model, lambda generator, step: (model.mean ** 2).sum(), steps=5, checkpoint=tmp_path / "min.pt",
+             progress=False)
+    gan = GAN(MLPGenerator(hidden=8), MLPDiscriminator(hidden=8))
+    fit_adversarial(gan, _data(), steps=5, batch_size=16, checkpoint=tmp_path / "gan.pt", progress=False)
+    assert written == ["fit.pt"] * writes + ["min.pt"] * writes + ["gan.pt"] * writes
+
+
+def test_training_uses_the_fused_adam_on_the_cpu(monkeypatch):
+    """One fused kernel per Adam step (3× faster for small models) where PyTorch has it."""
+    from course_lib import train
+    made = []
+    original = torch.optim.Adam
+
+    def recording_adam(*args, **kwargs):
+        made.append(kwargs.get("fused"))
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(train.torch.optim, "Adam", recording_adam)
+    fit(DiagonalGaussian(), _data(), epochs=1, progress=False, device="cpu")
+    assert made == [True]
