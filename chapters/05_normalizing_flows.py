@@ -236,7 +236,7 @@ def reverse_kl_objective(flow, energy: str, steps: int, batch: int = 1024):
 grid_1d = torch.linspace(-8, 8, 1281)   # the wall's tails are negligible beyond |z1| = 8
 grid = torch.stack(torch.meshgrid(grid_1d, grid_1d, indexing="xy"), -1).reshape(-1, 2)
 cell_area = (grid_1d[1] - grid_1d[0]) ** 2
-PLANAR_STEPS = 800
+PLANAR_STEPS, PLANAR_LR = 800, 2e-2
 planar_flows, planar_kl = {}, {}
 for energy in ("U2", "U3"):
     log_z = (torch.logsumexp(-data.energy(energy, grid), 0) + cell_area.log()).item()
@@ -244,7 +244,7 @@ for energy in ("U2", "U3"):
         torch.manual_seed(layers)   # the same initial layers for both targets
         # Flow maps data → noise; the planar layers act in the sampling direction, hence the Inverse.
         flow = Flow(T.Inverse(T.Composite([T.Planar(2) for _ in range(layers)])))
-        minimize(flow, reverse_kl_objective(flow, energy, PLANAR_STEPS), steps=PLANAR_STEPS, lr=1e-2, progress=False,
+        minimize(flow, reverse_kl_objective(flow, energy, PLANAR_STEPS), steps=PLANAR_STEPS, lr=PLANAR_LR, progress=False,
                  checkpoint=cache_dir() / f"ch05_planar_{energy}_{layers}.pt")
         with torch.no_grad():
             z, log_q = flow.sample_with_log_prob(20000, torch.Generator().manual_seed(4))
@@ -262,7 +262,7 @@ for row, energy in enumerate(("U2", "U3")):
 for ax in axes.flat:
     ax.set(xlim=(-4, 4), ylim=(-4, 4))
 fig.tight_layout()
-display(Markdown(f"Each flow: {PLANAR_STEPS} Adam steps of 1024 samples."))
+display(Markdown(f"Each flow: {PLANAR_STEPS} Adam steps of 1024 samples, learning rate {PLANAR_LR:g}."))
 
 # %% tags=["check"]
 for energy in ("U2", "U3"):

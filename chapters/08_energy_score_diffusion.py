@@ -563,13 +563,16 @@ scrub_times, scrub_states, scrub_predictions = ddpm.reverse_process(16, torch.Ge
 ReverseProcessExplorer(scrub_times, scrub_states, scrub_predictions, levels=levels)
 
 # %% [markdown]
-# **Its bound on the leaderboard.** `mean_nll` evaluates minus `DDPM.log_prob`: the bound, all $T$ terms with one
-# noise draw each, plus the dequantization term, on the test digits. Where do the nats go? The terms
-# $L_{t-1}$ by step:
+# **Its bound on the leaderboard.** `DDPM.bound_terms` gives every term of the bound for every test digit, all
+# $T$ terms with one noise draw each; their sum plus the dequantization term $D \log(L/2)$ (the scaling of
+# $\mathbf x + \mathbf u$ to $[-1, 1]$ changes the density by its Jacobian) is minus `DDPM.log_prob`, what `mean_nll`
+# evaluates for the other models; one pass gives both the bound and where its nats go, the terms $L_{t-1}$ by step:
 
 # %%
-ddpm_nll = mean_nll(ddpm, split.test.x, generator=torch.Generator().manual_seed(18))
-bound_terms = ddpm.bound_terms(split.test.x, generator=torch.Generator().manual_seed(18)).mean(0)
+dequantization_nats = dims_image * math.log(levels / 2)
+per_image_terms = ddpm.bound_terms(split.test.x, generator=torch.Generator().manual_seed(18))   # (N, T + 1)
+ddpm_nll = (per_image_terms.double().sum(1).mean() + dequantization_nats).item()
+bound_terms = per_image_terms.mean(0)
 leaderboard.record("DDPM (MLP denoiser, T = 1000)", 8, ddpm_nll, dims_image, dataset=DATASET, bound="ELBO bound")
 # Unconditional samples (the label dropped) go to the gallery, where chapter 09 scores every model's samples.
 gallery.record_model("DDPM (MLP denoiser, T = 1000)", 8, ddpm, levels=levels, dataset=DATASET,
@@ -580,9 +583,14 @@ ax.loglog(torch.arange(2, 1001), bound_terms[1:-1])
 ax.set(xlabel="step t", ylabel="KL term (nats/image)", title="where the bound's nats go");
 print(f"DDPM test NLL bound: {ddpm_nll:.1f} nats/image; L_0 {bound_terms[0]:.1f}, Σ KL terms "
       f"{bound_terms[1:-1].sum():.1f} ({share_first_tenth:.0%} of them in t ≤ 100), L_T {bound_terms[-1]:.4f}, "
-      f"dequantization D·log(L/2) {dims_image * math.log(levels / 2):.1f}")
+      f"dequantization D·log(L/2) {dequantization_nats:.1f}")
 exercises.expect_true("most of the KL terms' nats are spent in the first tenth of the steps",
                       share_first_tenth > 0.5)
+few = split.test.x[:32]
+exercises.expect_close("the terms plus the dequantization term are mean_nll's bound (32 test digits, one draw)",
+                       (ddpm.bound_terms(few, generator=torch.Generator().manual_seed(19)).double().sum(1).mean()
+                        + dequantization_nats).item(),
+                       mean_nll(ddpm, few, generator=torch.Generator().manual_seed(19)), rtol=1e-5)
 
 # %% [markdown]
 # The bound is loose next to the autoregressive models of chapter 03 (see the leaderboard at the end), as it is

@@ -298,7 +298,7 @@ def test_each_loop_refuses_another_loops_checkpoint(tmp_path):
         minimize(module, objective, steps=3, progress=False, device="cpu", checkpoint=tmp_path / "gan.pt")
 
 
-def test_cosine_schedule_falls_from_lr_to_zero_over_the_epochs(monkeypatch):
+def test_cosine_schedule_falls_from_lr_to_zero_over_training(monkeypatch):
     from course_lib.models import FVSBN
 
     seen = []
@@ -318,6 +318,12 @@ def test_cosine_schedule_falls_from_lr_to_zero_over_the_epochs(monkeypatch):
     assert seen == [0.1] * 8                                                        # the default: constant
     with pytest.raises(ValueError, match="schedule"):
         fit(FVSBN((1, 2, 2), 3), x, epochs=2, schedule="linear", progress=False)
+    seen.clear()
+    module = nn.Linear(1, 1)
+    minimize(module, lambda generator, step: module.weight.sum(), steps=8, lr=0.1, schedule="cosine", progress=False)
+    assert seen == pytest.approx([0.1 * 0.5 * (1 + math.cos(math.pi * s / 8)) for s in range(8)])
+    with pytest.raises(ValueError, match="schedule"):
+        minimize(module, lambda generator, step: module.weight.sum(), steps=2, schedule="step", progress=False)
 
 
 @pytest.mark.parametrize("interval, writes", [(math.inf, 1), (0.0, 5)])
@@ -339,17 +345,3 @@ def test_checkpoints_are_written_at_the_end_and_every_interval(tmp_path, monkeyp
     fit_adversarial(gan, _data(), steps=5, batch_size=16, checkpoint=tmp_path / "gan.pt", progress=False)
     assert written == ["fit.pt"] * writes + ["min.pt"] * writes + ["gan.pt"] * writes
 
-
-def test_training_uses_the_fused_adam_on_the_cpu(monkeypatch):
-    """One fused kernel per Adam step (3× faster for small models) where PyTorch has it."""
-    from course_lib import train
-    made = []
-    original = torch.optim.Adam
-
-    def recording_adam(*args, **kwargs):
-        made.append(kwargs.get("fused"))
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(train.torch.optim, "Adam", recording_adam)
-    fit(DiagonalGaussian(), _data(), epochs=1, progress=False, device="cpu")
-    assert made == [True]
