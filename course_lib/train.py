@@ -171,9 +171,18 @@ always written. An interruption loses at most this much training, and a small mo
 time than writing its checkpoint (optimiser state and best weights included), is not slowed down by them."""
 
 
-def _checkpoint_due(last_written: float) -> bool:
-    """Whether ``CHECKPOINT_INTERVAL_S`` seconds have passed since ``last_written`` (a ``time.perf_counter()``)."""
-    return time.perf_counter() - last_written >= CHECKPOINT_INTERVAL_S
+class _PeriodicCheckpoint:
+    """A run's checkpoint file: ``write(position, final)`` saves ``state(position)`` when the run ends (``final``)
+    and, on the way, once ``CHECKPOINT_INTERVAL_S`` seconds have passed since the last write; no file, no write."""
+
+    def __init__(self, path: Path | None, state: Callable[[int], dict]):
+        self.path, self.state, self.written_at = path, state, time.perf_counter()
+
+    def write(self, position: int, final: bool) -> None:
+        if self.path is None or not (final or time.perf_counter() - self.written_at >= CHECKPOINT_INTERVAL_S):
+            return
+        save_checkpoint(self.state(position), self.path)
+        self.written_at = time.perf_counter()
 
 
 SCHEDULES = ("constant", "cosine")
@@ -304,7 +313,10 @@ def fit(model: nn.Module, train, val=None, *, epochs: int = 100, batch_size: int
                         for batch, context in _batches(x, y, torch.arange(len(x), device=dev), batch_size))
         return total.item() / len(x)
 
-    call_started = last_written = time.perf_counter()
+    saved_run = _PeriodicCheckpoint(checkpoint, lambda epoch: {
+        "model": model.state_dict(), "optimizer": optimizer.state_dict(), "shuffler": shuffler.get_state(),
+        "history": asdict(history), "best_model": best_state, "best_val": best_val, "epoch": epoch})
+    call_started = time.perf_counter()
     started = call_started - history.seconds
     bar = progress_bar(range(start, epochs), total=epochs, initial=start, desc=type(model).__name__,
                        **({} if progress else {"disable": True}))
@@ -338,12 +350,7 @@ def fit(model: nn.Module, train, val=None, *, epochs: int = 100, batch_size: int
         bar.set_postfix(train=f"{history.train_loss[-1]:.2f}",
                         val=f"{history.val_loss[-1]:.2f}" if history.val_loss else "-")
         history.seconds = time.perf_counter() - started
-        if checkpoint is not None and (done or epoch + 1 == epochs or _checkpoint_due(last_written)):
-            save_checkpoint({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                             "shuffler": shuffler.get_state(), "history": asdict(history),
-                             "best_model": best_state, "best_val": best_val, "epoch": epoch},
-                            checkpoint)
-            last_written = time.perf_counter()
+        saved_run.write(epoch, final=done or epoch + 1 == epochs)
         if done:
             break
     bar.close()
@@ -400,15 +407,9 @@ def minimize(module: nn.Module, objective: Callable[[torch.Generator | None, int
                 noise.set_state(saved["noise"].to(torch.uint8))
     _refuse_if_cache_only(module, start >= steps, checkpoint, "minimize")
 
-    last_written = time.perf_counter()
-
-    def save(step):
-        nonlocal last_written
-        if checkpoint is not None:
-            save_checkpoint({"model": module.state_dict(), "optimizer": optimizer.state_dict(),
-                             "record": asdict(record), "step": step,
-                             "noise": noise.get_state() if noise is not None else torch.zeros(0)}, checkpoint)
-            last_written = time.perf_counter()
+    saved_run = _PeriodicCheckpoint(checkpoint, lambda step: {
+        "model": module.state_dict(), "optimizer": optimizer.state_dict(), "record": asdict(record), "step": step,
+        "noise": noise.get_state() if noise is not None else torch.zeros(0)})
 
     call_started = time.perf_counter()
     started = call_started - record.seconds
@@ -431,8 +432,7 @@ def minimize(module: nn.Module, objective: Callable[[torch.Generator | None, int
             after_step()
         record.loss.append(loss.item())
         record.seconds = time.perf_counter() - started
-        if step + 1 == steps or _checkpoint_due(last_written):
-            save(step + 1)
+        saved_run.write(step + 1, final=step + 1 == steps)
     bar.close()
     module.eval()
     _log_training("minimize", module, checkpoint, time.perf_counter() - call_started, len(record.loss) - start)
@@ -517,16 +517,10 @@ def fit_adversarial(gan: nn.Module, train, *, steps: int, batch_size: int = 64, 
             history.snapshots.append(gan.to_data(gan.generator(fixed_z, fixed_context)).cpu())
         history.snapshot_steps.append(step)
 
-    last_written = time.perf_counter()
-
-    def save(step):
-        nonlocal last_written
-        if checkpoint is not None:
-            save_checkpoint({"model": gan.state_dict(), "optimizer_d": optimizer_d.state_dict(),
-                             "optimizer_g": optimizer_g.state_dict(), "shuffler": shuffler.get_state(),
-                             "noise": noise.get_state() if noise is not None else torch.zeros(0),
-                             "history": asdict(history), "step": step}, checkpoint)
-            last_written = time.perf_counter()
+    saved_run = _PeriodicCheckpoint(checkpoint, lambda step: {
+        "model": gan.state_dict(), "optimizer_d": optimizer_d.state_dict(), "optimizer_g": optimizer_g.state_dict(),
+        "shuffler": shuffler.get_state(), "noise": noise.get_state() if noise is not None else torch.zeros(0),
+        "history": asdict(history), "step": step})
 
     def minibatch():
         index = randomness.integers(len(x_train), (batch_size,), generator=shuffler).to(dev)
@@ -562,8 +556,7 @@ def fit_adversarial(gan: nn.Module, train, *, steps: int, batch_size: int = 64, 
             snapshot(step + 1)
             gan.train()
         history.seconds = time.perf_counter() - started
-        if step + 1 == steps or _checkpoint_due(last_written):
-            save(step + 1)
+        saved_run.write(step + 1, final=step + 1 == steps)
     bar.close()
     gan.eval()
     _log_training("fit_adversarial", gan, checkpoint, time.perf_counter() - call_started,

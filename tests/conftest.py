@@ -22,8 +22,6 @@ def isolated_cache(request, tmp_path, monkeypatch):
     plt.close("all")
 
 
-
-
 @pytest.fixture
 def checkpoint_every_step(monkeypatch):
     """Training loops write their checkpoint at every epoch or step boundary (not only every

@@ -344,4 +344,3 @@ def test_checkpoints_are_written_at_the_end_and_every_interval(tmp_path, monkeyp
     gan = GAN(MLPGenerator(hidden=8), MLPDiscriminator(hidden=8))
     fit_adversarial(gan, _data(), steps=5, batch_size=16, checkpoint=tmp_path / "gan.pt", progress=False)
     assert written == ["fit.pt"] * writes + ["min.pt"] * writes + ["gan.pt"] * writes
-
