@@ -846,7 +846,10 @@ unconditional = {"FVSBN": fvsbn, "NADE": nade_model, "MADE (1 mask)": made, "MAD
                  "PixelCNN": pixelcnn, "gated PixelCNN": gated_pixelcnn, "PixelCNN, logistic mixture": pixelcnn_logistic,
                  "causal dilated conv (WaveNet-style)": wavenet, "GRU (recurrent)": gru}
 ranked = sorted(unconditional, key=lambda n: results[n][0])
-samples = {name: unconditional[name].sample(16, generator=torch.Generator().manual_seed(0)) for name in ranked}
+# One draw of gallery.SAMPLES images per model (64 network passes each) serves the pictures, the measurements
+# below and the gallery.
+drawn = {name: unconditional[name].sample(gallery.SAMPLES, generator=torch.Generator().manual_seed(0)) for name in ranked}
+samples = {name: drawn[name][:16] for name in ranked}
 fig, axes = plt.subplots(len(samples), 1, figsize=(8, 0.95 * len(samples)))
 for ax, (name, images) in zip(axes, samples.items()):
     plotting.image_grid(images, nrow=16, levels=levels, ax=ax)
@@ -854,8 +857,8 @@ for ax, (name, images) in zip(axes, samples.items()):
 fig.tight_layout();
 # Samples of every model go to the gallery, where chapter 09 scores them (FID, precision, recall) on the test split.
 for name in ranked:
-    gallery.record_model(f"{name} (autoregressive)", 3, unconditional[name], levels=levels, dataset=DATASET,
-                         train_seconds=results[name][1])
+    gallery.record(f"{name} (autoregressive)", 3, drawn[name], levels=levels, dataset=DATASET,
+                   train_seconds=results[name][1])
 
 # %% [markdown]
 # The slide decks sum up pixel-level autoregressive models as *great at capturing details, weak at
@@ -896,7 +899,7 @@ def texture_distance(images):
 
 judged_n = 150
 judged = {"independent pixels": independent.sample(judged_n, generator=torch.Generator().manual_seed(2)),
-          f"{best_name}": unconditional[best_name].sample(judged_n, generator=torch.Generator().manual_seed(2)),
+          f"{best_name}": drawn[best_name][-judged_n:],      # drawn above, not the 16 pictured
           "real digits (training set)": split.train.x[:judged_n]}
 texture = {name: texture_distance(images) for name, images in judged.items()}
 confidence = {name: classifier_confidence(images) for name, images in judged.items()}
