@@ -493,7 +493,7 @@ exercises.expect_true("the plain GAN loses modes during the second half of train
                               if s >= 2250))
 
 # %% [markdown]
-# (The test suite repeats the mitigated run with seeds 1 and 2: 8/8 modes and ≥ 90 % high-quality samples
+# (The test suite repeats the mitigated run with seeds 1, 2 and 3: 8/8 modes and ≥ 90 % high-quality samples
 # each time; see `tests/test_gan_targets.py`.)
 #
 # The 5 × 5 grid has 25 modes, and its corner modes lie far from where the generator starts. The plain GAN,
