@@ -846,7 +846,7 @@ unconditional = {"FVSBN": fvsbn, "NADE": nade_model, "MADE (1 mask)": made, "MAD
                  "PixelCNN": pixelcnn, "gated PixelCNN": gated_pixelcnn, "PixelCNN, logistic mixture": pixelcnn_logistic,
                  "causal dilated conv (WaveNet-style)": wavenet, "GRU (recurrent)": gru}
 ranked = sorted(unconditional, key=lambda n: results[n][0])
-# One draw of gallery.SAMPLES images per model (64 network passes each) serves the pictures, the measurements
+# One draw of gallery.SAMPLES images per model (one network pass per pixel) serves the pictures, the measurements
 # below and the gallery.
 drawn = {name: unconditional[name].sample(gallery.SAMPLES, generator=torch.Generator().manual_seed(0)) for name in ranked}
 samples = {name: drawn[name][:16] for name in ranked}

@@ -430,7 +430,7 @@ for i, toy in enumerate(TOYS):
         # patience = epochs: no early stop, since an affine coupling's loss can spike for an epoch or two at this
         # learning rate and recover; fit keeps the epoch with the best validation loss either way.
         fit(flow, toy_data[toy]["train"], toy_data[toy]["val"], epochs=40, batch_size=256, lr=3e-3, patience=40,
-            progress=False, checkpoint=cache_dir() / f"ch05_{name}_{toy}.pt")
+            progress=False, checkpoint=cache_dir() / f"ch05_{name}_{toy}_patience40.pt")
         toy_flows[toy, name] = flow
         with torch.no_grad():
             toy_nll[toy, name] = -flow.log_prob(toy_data[toy]["test"]).mean().item()

@@ -398,10 +398,9 @@ for seed_check in range(3):
 
 # %% [markdown]
 # A plain GAN on the ring: MLP generator and discriminator (3 hidden layers of 128), non-saturating loss,
-# Adam with learning rate $2 \cdot 10^{-3}$ for both players and $\beta = (0.5, 0.9)$, 3 000 steps of batch 256.
-# (The shorter memory of squared gradients, $\beta_2 = 0.9$, is WGAN-GP's choice, chapter 07; with the usual 0.999
-# the mitigated run below settles on the modes for some seeds and not for others.) Every 250 steps we keep the
-# samples of 2 500 fixed codes:
+# Adam with learning rate $2 \cdot 10^{-3}$ for both players and $\beta = (0.5, 0.9)$ (a shorter memory of the
+# squared gradients than the usual $\beta_2 = 0.999$, as in WGAN-GP, chapter 07), 3 000 steps of batch 256. Every
+# 250 steps we keep the samples of 2 500 fixed codes:
 
 # %%
 ring_centres, ring_std = data.ring_centres(8, 2.0), 0.02
@@ -414,7 +413,7 @@ def train_toy_gan(points, name, minibatch_std=False, lr_decay=False, seed=0, ste
     gan = GAN(MLPGenerator(), MLPDiscriminator(minibatch_std=minibatch_std))
     history = fit_adversarial(gan, points, steps=steps, batch_size=256, lr_generator=lr, lr_discriminator=lr,
                               betas=(0.5, 0.9), lr_decay=lr_decay, snapshot_every=250, snapshot_size=2500, seed=seed,
-                              progress=False, checkpoint=cache_dir() / f"ch06_{name}_seed{seed}.pt")
+                              progress=False, checkpoint=cache_dir() / f"ch06_{name}_beta09_seed{seed}.pt")
     return gan, history
 
 
@@ -485,8 +484,9 @@ final = mitigated_coverage[-1]
 exercises.expect_true("the mitigated GAN covers 8/8 modes with ≥ 90 % high-quality samples",
                       final.modes_covered == 8 and final.high_quality >= 0.9)
 plain_modes = [c.modes_covered for c in plain_coverage]
-exercises.expect_true("the plain GAN's modes come and go: some snapshot covers fewer modes than an earlier one", any(
-    plain_modes[i] < max(plain_modes[:i]) for i in range(1, len(plain_modes))))
+exercises.expect_true("the plain GAN's modes come and go: some snapshot covers fewer modes than an earlier one, and a "
+                      "later one more again", any(max(plain_modes[:i]) > plain_modes[i] < max(plain_modes[i + 1:])
+                                                  for i in range(1, len(plain_modes) - 1)))
 exercises.expect_true("the plain GAN loses modes during the second half of training; the mitigated one keeps all 8 "
                       "in the last quarter (from step 2250)", summary_rows[0][1] < 8
                       and all(c.modes_covered == 8 for c, s in zip(mitigated_coverage, mitigated_history.snapshot_steps)
@@ -497,7 +497,7 @@ exercises.expect_true("the plain GAN loses modes during the second half of train
 # each time; see `tests/test_gan_targets.py`.)
 #
 # The 5 × 5 grid has 25 modes, and its corner modes lie far from where the generator starts. The plain GAN,
-# with learning rate $10^{-3}$, for 2 500 steps:
+# with learning rate $10^{-3}$ (and the same $\beta$), for 2 500 steps:
 
 # %%
 grid_centres, grid_std = data.grid_centres(5, 2.0), 0.05
@@ -875,7 +875,8 @@ exercises.expect_true("linear classifiers on 16 BiGAN features and on the pixels
 #
 # ## Further exercises (no checks)
 # 5. Ablate the mitigation of §3: minibatch standard deviation alone, annealing alone, over three seeds. Which
-#    failure does each one fix?
+#    failure does each one fix? Then train the mitigated GAN with Adam's usual $\beta_2 = 0.999$, seeds 0–3: how
+#    often does it still end on 8/8 modes with ≥ 90 % high-quality samples?
 # 6. Train the ring GAN with `MLPDiscriminator(spectral=True)`. How do the learning rates need to change, and
 #    what happens to coverage and quality?
 # 7. Mitigate the grid of §3 (longer training, a larger latent space, PacGAN: $D$ sees two samples at once).

@@ -605,11 +605,12 @@ exercises.expect_close("the terms plus the dequantization term are mean_nll's bo
 # deterministically along a subsequence $\tau_1 > \tau_2 > \dots$ of the steps,
 # $\mathbf x_{\tau'} = \sqrt{\bar\alpha_{\tau'}}\,\hat{\mathbf x}_0 + \sqrt{1 - \bar\alpha_{\tau'}}\,\hat{\boldsymbol\epsilon}$, reusing the same
 # network. Quality against the number of network evaluations, measured by the classifier's confidence and by
-# $W_1$ (optimal transport between 447 samples and the 447 test images, grey levels as vectors):
+# $W_1$ (optimal transport between as many samples as there are test images and the test images, grey levels as
+# vectors):
 
 # %%
 def sample_quality(samples) -> tuple[float, float]:
-    """(the classifier's mean confidence, W₁ to the test images) of 447 samples."""
+    """(the classifier's mean confidence, W₁ to the test images) of as many samples as there are test images."""
     flat = samples.reshape(len(samples), -1)
     return (classifier.judge(digit_classifier, samples).confidence,
             divergences.empirical_wasserstein(flat, split.test.x.reshape(len(split.test.x), -1)).distance.item())

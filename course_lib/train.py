@@ -205,7 +205,7 @@ def _follow_schedule(optimizer: torch.optim.Optimizer, lr: float, schedule: str,
 
 def _adam(parameters, dev: torch.device, **options) -> torch.optim.Adam:
     """Adam on ``parameters`` (already on ``dev``), as one fused kernel per step where PyTorch has one (CPU,
-    CUDA): 3× faster steps than the loop over tensors, which the course's small models would notice."""
+    CUDA): 2–3× faster optimiser steps than the loop over tensors, which the course's small models notice."""
     return torch.optim.Adam(parameters, fused=True if dev.type in ("cpu", "cuda") else None, **options)
 
 

@@ -347,8 +347,7 @@ def test_checkpoints_are_written_at_the_end_and_every_interval(tmp_path, monkeyp
 
 
 def test_training_loops_use_the_fused_adam_on_the_cpu(monkeypatch):
-    """One fused kernel per Adam step on the CPU (2–3× faster steps for the course's small models); the
-    chapters' checks must therefore not depend on which Adam implementation rounds last (see test_gan_targets)."""
+    """One fused kernel per Adam step on the CPU (2–3× faster optimiser steps for the course's small models)."""
     from course_lib.models import GAN, MLPDiscriminator, MLPGenerator
     from course_lib.train import fit_adversarial
     made, original = [], torch.optim.Adam
