@@ -185,7 +185,7 @@ class _PeriodicCheckpoint:
         self.written_at = time.perf_counter()
 
 
-SCHEDULES = ("constant", "cosine")
+SCHEDULES = ("constant", "linear", "cosine")
 
 
 def _check_schedule(schedule) -> str:
@@ -196,11 +196,13 @@ def _check_schedule(schedule) -> str:
 
 def _follow_schedule(optimizer: torch.optim.Optimizer, lr: float, schedule: str, done_fraction: float) -> None:
     """Set the learning rate for the point ``done_fraction`` (0 … 1) of training: ``lr`` for ``"constant"``,
-    ``lr`` falling along half a cosine to 0 for ``"cosine"`` (a function of the position only, so resuming
-    needs no state)."""
-    if schedule == "cosine":
-        for group in optimizer.param_groups:
-            group["lr"] = lr * 0.5 * (1 + math.cos(math.pi * done_fraction))
+    ``lr`` falling in a straight line to 0 for ``"linear"``, along half a cosine to 0 for ``"cosine"`` (a
+    function of the position only, so resuming needs no state)."""
+    if schedule == "constant":
+        return
+    factor = 1 - done_fraction if schedule == "linear" else 0.5 * (1 + math.cos(math.pi * done_fraction))
+    for group in optimizer.param_groups:
+        group["lr"] = lr * factor
 
 
 def _adam(parameters, dev: torch.device, **options) -> torch.optim.Adam:
@@ -245,9 +247,9 @@ def fit(model: nn.Module, train, val=None, *, epochs: int = 100, batch_size: int
     batch (validated once; Theis et al., 2016). ``transform``: any other function applied to every batch.
     ``labels_as_context``: pass each batch's labels (the datasets' ``y``) as the ``context`` of a
     class-conditional model. ``device``: where to train (default ``runtime.device()``).
-    ``schedule``: the learning rate over training, ``"constant"`` or ``"cosine"``: ``lr`` falling along half a
-    cosine to 0 at the end of epoch ``epochs`` (Loshchilov & Hutter, 2017), which converges in fewer epochs;
-    early stopping still keeps the best epoch.
+    ``schedule``: the learning rate over training, ``"constant"``, ``"linear"`` (``lr`` falling in a straight line
+    to 0 at the end of epoch ``epochs``) or ``"cosine"`` (along half a cosine to 0 then; Loshchilov & Hutter,
+    2017), which converges in fewer epochs; early stopping still keeps the best epoch.
     ``checkpoint``: a file written at the end and after the first epoch that ends ``CHECKPOINT_INTERVAL_S``
     seconds after the last write; if it exists when ``fit`` starts, training resumes
     from it (and returns at once if that run had stopped early or reached ``epochs``). With
@@ -540,10 +542,8 @@ def fit_adversarial(gan: nn.Module, train, *, steps: int, batch_size: int = 64, 
     bar = progress_bar(range(start, steps), total=steps, initial=start, desc=type(gan).__name__,
                        **({} if progress else {"disable": True}))
     for step in bar:
-        if lr_decay:                                  # a function of the step only, so resuming needs no state
-            for optimizer, lr in ((optimizer_d, lr_discriminator), (optimizer_g, lr_generator)):
-                for group in optimizer.param_groups:
-                    group["lr"] = lr * (1 - step / steps)
+        for optimizer, lr in ((optimizer_d, lr_discriminator), (optimizer_g, lr_generator)):
+            _follow_schedule(optimizer, lr, "linear" if lr_decay else "constant", step / steps)
         for _ in range(discriminator_steps):
             real, context = minibatch()
             loss_d, penalty = gan._discriminator_terms(real, context, noise)

@@ -298,7 +298,7 @@ def test_each_loop_refuses_another_loops_checkpoint(tmp_path):
         minimize(module, objective, steps=3, progress=False, device="cpu", checkpoint=tmp_path / "gan.pt")
 
 
-def test_cosine_schedule_falls_from_lr_to_zero_over_training(monkeypatch):
+def test_cosine_and_linear_schedules_fall_from_lr_to_zero_over_training(monkeypatch):
     from course_lib.models import FVSBN
 
     seen = []
@@ -317,11 +317,14 @@ def test_cosine_schedule_falls_from_lr_to_zero_over_training(monkeypatch):
     fit(FVSBN((1, 2, 2), 3), x, epochs=2, batch_size=10, lr=0.1, progress=False)
     assert seen == [0.1] * 8                                                        # the default: constant
     with pytest.raises(ValueError, match="schedule"):
-        fit(FVSBN((1, 2, 2), 3), x, epochs=2, schedule="linear", progress=False)
+        fit(FVSBN((1, 2, 2), 3), x, epochs=2, schedule="exponential", progress=False)
     seen.clear()
     module = nn.Linear(1, 1)
     minimize(module, lambda generator, step: module.weight.sum(), steps=8, lr=0.1, schedule="cosine", progress=False)
     assert seen == pytest.approx([0.1 * 0.5 * (1 + math.cos(math.pi * s / 8)) for s in range(8)])
+    seen.clear()
+    minimize(module, lambda generator, step: module.weight.sum(), steps=8, lr=0.1, schedule="linear", progress=False)
+    assert seen == pytest.approx([0.1 * (1 - s / 8) for s in range(8)])
     with pytest.raises(ValueError, match="schedule"):
         minimize(module, lambda generator, step: module.weight.sum(), steps=2, schedule="step", progress=False)
 
