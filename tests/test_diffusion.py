@@ -441,6 +441,102 @@ def test_flow_matching_target_is_the_straight_line_velocity():
     assert loss.item() == pytest.approx(((velocity - (data - y0)) ** 2).sum(1).mean().item(), rel=1e-5)
 
 
+class _GaussianVelocity(nn.Module):
+    """The exact flow-matching velocity for data N(m, s² I): x_t = (1 − t) x_0 + t x_1 is N(t m, σ_t² I) with
+    σ_t² = (1 − t)² + t² s², and v(x, t) = m + σ_t'/σ_t (x − t m) carries those marginals along."""
+
+    def __init__(self, mean, std):
+        super().__init__()
+        self.mean, self.std = mean, std
+        self.scale = nn.Parameter(torch.ones(()))          # a parameter, so the model has a device
+
+    def forward(self, x, t, context=None):
+        t = t.reshape(-1, *[1] * (x.ndim - 1))
+        variance = (1 - t) ** 2 + t ** 2 * self.std ** 2
+        rate = (-(1 - t) + t * self.std ** 2) / variance    # σ_t'/σ_t = (σ_t²)'/(2σ_t²)
+        return self.scale * (self.mean + rate * (x - t * self.mean))
+
+
+def test_flow_matching_log_prob_is_the_density_its_ode_carries_the_noise_to():
+    """With the exact velocity for data N(m, s² I), the ODE carries N(0, I) to N(m, s² I): the backward
+    integration must give that density (torch.distributions), exactly with the trace and on average with
+    Hutchinson's estimate; dropping the divergence term or its sign breaks it by nats."""
+    mean, std = torch.tensor([1.0, -2.0]), 0.5
+    model = FlowMatching(_GaussianVelocity(mean, std), shape=(2,), levels=None)
+    x = torch.tensor([[1.0, -2.0], [1.5, -1.0], [0.2, -2.6]])
+    reference = Normal(mean, std).log_prob(x).sum(1)
+    exact = model.log_prob(x, divergence="exact", steps=40)
+    assert torch.allclose(exact, reference, atol=1e-4), (exact, reference)
+    assert torch.allclose(model.log_prob(x, divergence="exact", steps=4), reference, atol=0.05)
+    # the Jacobian is a multiple of I here, so every Rademacher probe gives the exact trace
+    assert torch.allclose(model.log_prob(x, steps=40, generator=torch.Generator().manual_seed(0)), reference, atol=1e-4)
+
+
+def test_hutchinson_divergence_is_unbiased_and_the_exact_one_matches_autograd():
+    """A random network: the Hutchinson estimates average to the exact-trace log-likelihood, which itself is the
+    log-density of a hand-written RK4 integration whose divergence is the trace of torch's full Jacobian."""
+    model = FlowMatching(_network(seed=3, scale=1.0), shape=(2,), levels=None).eval()
+    x = torch.tensor([[0.3, -0.2], [1.0, 0.5]])
+    exact = model.log_prob(x, divergence="exact", steps=3)
+
+    def field(y, t):
+        return model.network(y[None], torch.tensor([t]), None)[0]
+
+    def derivative(y, t):
+        return field(y, t), torch.trace(torch.autograd.functional.jacobian(lambda z: field(z, t), y))
+
+    by_hand = []
+    for y in x:
+        integral, h = 0.0, 1 / 3
+        for i in range(3):
+            t = 1 - i * h
+            k1, d1 = derivative(y, t)
+            k2, d2 = derivative(y - h / 2 * k1, t - h / 2)
+            k3, d3 = derivative(y - h / 2 * k2, t - h / 2)
+            k4, d4 = derivative(y - h * k3, t - h)
+            y = y - h / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
+            integral = integral + h / 6 * (d1 + 2 * d2 + 2 * d3 + d4)
+        by_hand.append(Normal(0.0, 1.0).log_prob(y).sum() - integral)
+    assert torch.allclose(exact, torch.stack(by_hand).detach(), atol=1e-5)
+    estimates = torch.stack([model.log_prob(x, steps=3, generator=torch.Generator().manual_seed(s)) for s in range(400)])
+    assert estimates.std(0).min() > 1e-3                         # a real estimate, not the trace in disguise
+    assert torch.allclose(estimates.mean(0), exact, atol=4 * estimates.std(0).max().item() / 20)
+
+
+def test_flow_matching_image_log_prob_adds_the_dequantization_term_and_is_seeded():
+    """Images: one dequantization draw, scaled to [−1, 1), plus D log(2/L); the same generator, the same answer."""
+    model = FlowMatching(_network((1, 2, 2), seed=1), shape=(1, 2, 2), levels=3).eval()
+    x = torch.tensor([[[[0.0, 1.0], [2.0, 1.0]]], [[[2.0, 2.0], [0.0, 0.0]]]])
+    first = model.log_prob(x, generator=torch.Generator().manual_seed(4), divergence="exact", steps=5)
+    assert torch.equal(first, model.log_prob(x, generator=torch.Generator().manual_seed(4), divergence="exact", steps=5))
+    generator = torch.Generator().manual_seed(4)
+    y = (x + torch.rand(x.shape, generator=generator)) * (2 / 3) - 1
+    points = FlowMatching(_Flattened(model.network), shape=(4,), levels=None)
+    continuous = points.log_prob(y.reshape(2, 4), divergence="exact", steps=5)
+    assert torch.allclose(first, continuous + 4 * math.log(2 / 3), atol=1e-5)
+    assert model.log_prob(x, generator=torch.Generator().manual_seed(5)).ne(first).all()
+
+
+class _Flattened(nn.Module):
+    """An image network (1, 2, 2) used on the same numbers as points (4,)."""
+
+    def __init__(self, network):
+        super().__init__()
+        self.network = network
+
+    def forward(self, x, t, context=None):
+        return self.network(x.reshape(-1, 1, 2, 2), t, context).reshape(-1, 4)
+
+
+def test_flow_matching_mean_nll_is_minus_the_mean_log_prob():
+    from course_lib.evaluation import mean_nll
+
+    model = FlowMatching(_network((1, 2, 2), seed=2), shape=(1, 2, 2), levels=3).eval()
+    x = torch.randint(0, 3, (5, 1, 2, 2)).float()
+    expected = -model.log_prob(x, generator=torch.Generator().manual_seed(8)).mean().item()
+    assert mean_nll(model, x, generator=torch.Generator().manual_seed(8)) == pytest.approx(expected, rel=1e-6)
+
+
 def test_losses_train_with_images_and_a_unet():
     torch.manual_seed(0)
     net = UNetDenoiser((1, 4, 4), width=8, depth=1, context_classes=2, embedding=8)
@@ -542,6 +638,16 @@ def test_time_embedding_and_denoiser_shapes():
     (lambda: FlowMatching(_network(), shape=(2,), levels=None).sample(2, generator=0), TypeError,
      "generator must be a torch.Generator or None, got int"),
     (lambda: FlowMatching(_network(), shape=(2,), levels=None).loss(torch.zeros(3)), ValueError, r"x must have shape \(B, 2\)"),
+    (lambda: FlowMatching(_network(), shape=(2,), levels=None).log_prob(torch.zeros(2, 2), steps=0), ValueError,
+     "steps must be ≥ 1, got 0"),
+    (lambda: FlowMatching(_network(), shape=(2,), levels=None).log_prob(torch.zeros(2, 2), divergence="trace"),
+     ValueError, r"divergence must be one of \('hutchinson', 'exact'\), got 'trace'"),
+    (lambda: FlowMatching(_network(), shape=(2,), levels=None).log_prob(torch.zeros(2, 2), generator=2), TypeError,
+     "generator must be a torch.Generator"),
+    (lambda: FlowMatching(_network(), shape=(2,), levels=None).log_prob(torch.zeros(2, 3)), ValueError,
+     r"x must have shape \(B, 2\)"),
+    (lambda: FlowMatching(_network((1, 2, 2)), shape=(1, 2, 2), levels=3).log_prob(torch.full((1, 1, 2, 2), 0.5)),
+     ValueError, r"x must hold integer grey levels in \[0, 2\]"),
     (lambda: MLPDenoiser((2,), hidden=0), ValueError, "hidden must be ≥ 1, got 0"),
     (lambda: MLPDenoiser((2,), embedding=7), ValueError, "embedding must be even .*, got 7"),
     (lambda: MLPDenoiser((2,), context_classes=1.5), TypeError, "context_classes must be an int"),
