@@ -264,7 +264,7 @@ def training_families() -> dict:
     of the 1000 training digits: ``train.fit``'s or ``fit_adversarial``'s keyword arguments)."""
     from ..models import (DDPM, GAN, VAE, CausalConvSequence, DCDiscriminator, DCGenerator, FlowMatching,
                           GatedPixelCNN, ImageFlow, PixelCNN, realnvp_image_body)
-    from ..nn.denoisers import MLPDenoiser
+    from ..nn.denoisers import MLPDenoiser, UNetDenoiser
 
     shape, levels = (1, 8, 8), 17
     dilations = (1, 2, 4, 8, 16, 32)
@@ -289,6 +289,8 @@ def training_families() -> dict:
         "flow matching (ch08)": (lambda: FlowMatching(MLPDenoiser(shape, hidden=256, blocks=3, context_classes=10),
                                                       shape, levels, label_dropout=0.1),
                                  dict(batch_size=128, labels_as_context=True)),
+        "flow matching, U-Net (ch08)": (lambda: FlowMatching(UNetDenoiser(shape, width=16, depth=1), shape, levels,
+                                                             label_dropout=0.0), dict(batch_size=128)),
     }
 
 
