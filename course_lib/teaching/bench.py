@@ -272,8 +272,8 @@ def training_families() -> dict:
     return {
         "PixelCNN (ch03)": (lambda: PixelCNN(shape, levels, channels=32, layers=5), dict(batch_size=64)),
         "gated PixelCNN (ch03)": (lambda: GatedPixelCNN(shape, levels, channels=32, layers=5), dict(batch_size=64)),
-        "WaveNet-style (ch03)": (lambda: CausalConvSequence(shape, levels, channels=32, dilations=dilations),
-                                 dict(batch_size=64)),
+        "WaveNet-style (ch03)": (lambda: CausalConvSequence(shape, levels, channels=64, dilations=dilations,
+                                                            dropout=0.3), dict(batch_size=64)),
         "VAE (ch04)": (lambda: VAE(shape, levels, latent_dim=8, hidden=256, dropout=0.2), dict(batch_size=64)),
         "RealNVP flow (ch05)": (lambda: ImageFlow(realnvp_image_body(shape, hidden=32), shape, levels),
                                 dict(batch_size=64)),
