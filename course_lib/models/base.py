@@ -3,11 +3,12 @@
 * ``Sampler`` — a ``torch.nn.Module`` that draws samples: ``sample(n, generator=None, *, context=None)``.
   GANs (which have no density) are samplers only.
 * ``TrainableSampler(Sampler)`` — a sampler trained on data by minimising
-  ``loss(x, *, context=None, generator=None) -> Tensor[]`` (score models, flow matching);
+  ``loss(x, *, context=None, generator=None) -> Tensor[]`` (score models);
 * ``DensityModel(TrainableSampler)`` — a likelihood model, adding
   ``log_prob(x, *, context=None) -> Tensor[B]``: nats per example, on the data's own discrete scale where
   the data are discrete; and ``loss(x, *, context=None, generator=None) -> Tensor[]``: what training
-  minimises, the mean negative log-likelihood by default or a bound such as the negative ELBO.
+  minimises, the mean negative log-likelihood by default, a bound such as the negative ELBO, or another
+  objective (flow matching regresses a velocity and gets its likelihood from its ODE).
 * ``ImageModel(DensityModel)`` — models of images (B, C, H, W) with grey levels 0..levels-1: image shape,
   levels, the [-1, 1] input scaling and the input checks, shared by autoregressive models, VAEs, flows
   and diffusion models.
@@ -108,7 +109,7 @@ class Sampler(nn.Module, ABC):
 
 
 class TrainableSampler(Sampler):
-    """A sampler trained by minimising a loss on data (score models, flow matching, every density model).
+    """A sampler trained by minimising a loss on data (score models, every density model).
     Subclasses implement ``_loss(x, context, generator)`` and say in ``check_input`` what data they model."""
 
     def check_input(self, x, name: str = "x") -> torch.Tensor:
