@@ -105,6 +105,10 @@ class _Denoising(TrainableSampler):
         u = randomness.uniform(x.shape, generator=generator, device=x.device, dtype=x.dtype)
         return (x + u) * (2 / self.levels) - 1
 
+    def _dequantization_term(self) -> float:
+        """log of the Jacobian of y = (x + u)·2/L − 1, D·log(2/L): the density of x + u is that of y times it."""
+        return 0.0 if self.levels is None else self.dims * math.log(2 / self.levels)
+
     def _to_data(self, y: torch.Tensor) -> torch.Tensor:
         if self.levels is None:
             return y
@@ -237,10 +241,6 @@ class DDPM(_Denoising, DensityModel):
         mean_t, variance_t = alpha_bar.sqrt() * y0, 1 - alpha_bar
         terms.append(self._per_example(0.5 * (variance_t + mean_t ** 2 - 1 - torch.log(variance_t))))
         return torch.stack(terms, 1)
-
-    def _dequantization_term(self) -> float:
-        """log of the Jacobian of y = (x + u)·2/L − 1, D·log(2/L): the density of x + u is that of y times it."""
-        return 0.0 if self.levels is None else self.dims * math.log(2 / self.levels)
 
     def log_prob(self, x, *, context=None, generator: torch.Generator | None = None) -> torch.Tensor:
         """Minus the variational bound (B,), nats: a lower bound on log P(x) (for images, on the discrete
@@ -384,8 +384,7 @@ class FlowMatching(_Denoising, DensityModel):
             y = y - h / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
             integral = integral + h / 6 * (d1 + 2 * d2 + 2 * d3 + d4)
         base = -0.5 * self._per_example(y ** 2) - 0.5 * self.dims * math.log(2 * math.pi)
-        dequantization = 0.0 if self.levels is None else self.dims * math.log(2 / self.levels)
-        return base - integral + dequantization
+        return base - integral + self._dequantization_term()
 
     def _velocity_and_divergence(self, y, t: float, context, probe):
         """(v̂(y, t), ∇·v̂(y, t)) for a batch y (B, *shape): the divergence exact (probe None) or εᵀJε."""
