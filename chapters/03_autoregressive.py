@@ -876,7 +876,7 @@ unconditional = {"FVSBN": fvsbn, "NADE": nade_model, "MADE (1 mask)": made, "MAD
                  "PixelCNN": pixelcnn, "gated PixelCNN": gated_pixelcnn, "PixelCNN, logistic mixture": pixelcnn_logistic,
                  "causal dilated conv (WaveNet-style)": wavenet, "GRU (recurrent)": gru}
 ranked = sorted(unconditional, key=lambda n: results[n][0])
-# One draw of gallery.SAMPLES images per model (one network pass per pixel) serves the pictures, the measurements
+# One draw of gallery.SAMPLES images per model (one network pass per pixel, §12) serves the pictures, the measurements
 # below and the gallery.
 drawn = {name: unconditional[name].sample(gallery.SAMPLES, generator=torch.Generator().manual_seed(0)) for name in ranked}
 samples = {name: drawn[name][:16] for name in ranked}
@@ -950,49 +950,73 @@ exercises.expect_true("the best model's samples are closer to real digits in tex
 # ## 12. What sampling costs, and sampling in groups
 #
 # Sampling draws pixel 1, then pixel 2 given pixel 1, and so on: $D$ passes through the network.
-# For a convolutional model each pass also costs $O(D)$, so an image costs $O(D^2)$: fine for 64
-# pixels, slow for 784, prohibitive for a megapixel. The course's sampler already saves what it can: the rows
-# below the pixel being drawn cannot change its distribution, so a pass for a pixel of row $r$ runs the
-# network on rows $0..r$ only. For a $\sqrt D \times \sqrt D$ image that is $\sqrt D\,(r + 1)$ positions per pass,
-# $D(D + \sqrt D)/2$ in all: half the work, still $O(D^2)$. Below, what sampling an (untrained) gated PixelCNN
-# costs as the image grows: the network passes and pixel positions computed are counted (they are what the
-# check asserts); the wall time is measured too, for information, since it depends on the machine.
+# For a convolutional model a pass over the whole image costs $O(D)$, so an image costs $O(D^2)$: fine for 64
+# pixels, slow for 784, prohibitive for a megapixel. The course's samplers save what they can, in two ways:
+#
+# * **Rows below do not matter.** The rows below the pixel being drawn cannot change its distribution, so the
+#   PixelCNN's pass for a pixel of row $r$ runs the network on rows $0..r$ only. For a $\sqrt D \times \sqrt D$
+#   image that is $\sqrt D\,(r + 1)$ positions per pass, $D(D + \sqrt D)/2$ in all: half the work, still $O(D^2)$.
+# * **Reuse what is fixed** (Ramachandran et al., 2017). The gated PixelCNN's vertical stack feeds row $r$ with the
+#   rows *above* it only, and those do not change while row $r$ is drawn. So when a row is complete, each
+#   layer's vertical stack is extended by that one row, and each pixel then reruns only the horizontal stacks and
+#   the output head, on its own row: $\sqrt D$ positions per pass, $D\sqrt D$ in all, $O(D^{3/2})$. The
+#   WaveNet-style model goes further along its sequence: a layer's output at $t$ needs its input at $t$ and
+#   $t - \text{dilation}$ only, so every layer keeps its activations and a step computes one new position per
+#   layer (Paine et al., 2016), $O(D)$ in all. Both give the probabilities of the whole-network pass (the test
+#   suite compares them pixel by pixel).
+#
+# Below, what sampling an (untrained) PixelCNN and gated PixelCNN costs as the image grows: the network passes
+# and the pixel positions computed by the output head are counted (they are what the check asserts); the wall
+# time is measured too, for information, since it depends on the machine.
 
 # %%
-sides, seconds, passes, positions = [4, 8, 12, 16], [], [], []
-for s in sides:
-    probe = GatedPixelCNN((1, s, s), levels, channels=32, layers=5)
-    # Count what sampling does: every network pass runs the output head once, on every pixel position.
-    counts = {"passes": 0, "positions": 0}
-    def count(module, inputs, output, counts=counts):
-        counts["passes"] += 1
-        counts["positions"] += output.shape[-2] * output.shape[-1]
-    hook = probe.head.register_forward_hook(count)
-    start = time.perf_counter()
-    probe.sample(4, generator=torch.Generator().manual_seed(0))
-    seconds.append(time.perf_counter() - start)
-    hook.remove()
-    passes.append(counts["passes"])
-    positions.append(counts["positions"])
+sides = [4, 8, 12, 16]
 pixels = np.array(sides) ** 2
-work_slope = np.polyfit(np.log(pixels), np.log(positions), 1)[0]
-time_slope = np.polyfit(np.log(pixels[1:]), np.log(seconds[1:]), 1)[0]
+probes = {"PixelCNN (rows 0..r)": lambda s: PixelCNN((1, s, s), levels, channels=32, layers=5),
+          "gated PixelCNN (cached stacks)": lambda s: GatedPixelCNN((1, s, s), levels, channels=32, layers=5)}
+seconds, passes, positions, work_slope = {}, {}, {}, {}
+for name, make in probes.items():
+    seconds[name], passes[name], positions[name] = [], [], []
+    for s in sides:
+        probe = make(s)
+        # Count what sampling does: every network pass runs the output head once, on some pixel positions.
+        counts = {"passes": 0, "positions": 0}
+        def count(module, inputs, output, counts=counts):
+            counts["passes"] += 1
+            counts["positions"] += output.shape[-2] * output.shape[-1]
+        hook = probe.head.register_forward_hook(count)
+        start = time.perf_counter()
+        probe.sample(4, generator=torch.Generator().manual_seed(0))
+        seconds[name].append(time.perf_counter() - start)
+        hook.remove()
+        passes[name].append(counts["passes"])
+        positions[name].append(counts["positions"])
+    work_slope[name] = np.polyfit(np.log(pixels), np.log(positions[name]), 1)[0]
 fig, ax = plt.subplots(figsize=(6, 3))
-ax.loglog(pixels, seconds, "o-", label=f"measured time (slope {time_slope:.2f})")
-ax.loglog(pixels, seconds[1] * (pixels / pixels[1]) ** 2, "k:", label="∝ D²")
+for name in probes:
+    time_slope = np.polyfit(np.log(pixels[1:]), np.log(seconds[name][1:]), 1)[0]
+    ax.loglog(pixels, seconds[name], "o-", label=f"{name}: measured time (slope {time_slope:.2f})")
+    print(f"{name}: work (pixel positions computed) grows as D^{work_slope[name]:.2f}; measured time as "
+          f"D^{time_slope:.2f} (on this machine: {', '.join(f'{t:.2f} s' for t in seconds[name])})")
+first = seconds[next(iter(probes))]
+ax.loglog(pixels, first[1] * (pixels / pixels[1]) ** 2, "k:", label="∝ D²")
+ax.loglog(pixels, first[1] * (pixels / pixels[1]) ** 1.5, "k--", label="∝ D^1.5")
 ax.set(xlabel="pixels D", ylabel="seconds for 4 samples", title="Sequential sampling cost")
-ax.legend(fontsize=8)
-print("network passes per sampling call:", dict(zip(pixels.tolist(), passes)))
-print(f"work (pixel positions computed) grows as D^{work_slope:.2f}; measured time as D^{time_slope:.2f} "
-      f"(on this machine: {', '.join(f'{s:.2f} s' for s in seconds)})")
+ax.legend(fontsize=7)
+print("network passes per sampling call:", dict(zip(pixels.tolist(), passes["PixelCNN (rows 0..r)"])))
 
 # %% tags=["check"]
-exercises.expect_true("sampling makes exactly one network pass per pixel (D passes for D pixels)",
-                      passes == pixels.tolist())
-exercises.expect_true("each pass computes the rows down to the pixel's row: D(D + √D)/2 positions in all",
-                      positions == [d * (d + s) // 2 for d, s in zip(pixels.tolist(), sides)])
-exercises.expect_true("the work still grows as D² (slope of log work against log D within 2 ± 0.1)",
-                      abs(work_slope - 2) < 0.1)
+pixel_rows, gated_cached = probes
+exercises.expect_true("sampling makes exactly one network pass per pixel (D passes for D pixels), with either sampler",
+                      all(passes[name] == pixels.tolist() for name in probes))
+exercises.expect_true("the PixelCNN's passes compute the rows down to the pixel's row: D(D + √D)/2 positions in all, "
+                      "work growing as D² (slope within 2 ± 0.1)",
+                      positions[pixel_rows] == [d * (d + s) // 2 for d, s in zip(pixels.tolist(), sides)]
+                      and abs(work_slope[pixel_rows] - 2) < 0.1)
+exercises.expect_true("the gated PixelCNN's cached passes compute the pixel's row only: D√D positions in all, work "
+                      "growing as D^1.5 (slope within 1.5 ± 0.1)",
+                      positions[gated_cached] == [d * s for d, s in zip(pixels.tolist(), sides)]
+                      and abs(work_slope[gated_cached] - 1.5) < 0.1)
 
 # %% [markdown]
 # **Parallel multiscale autoregressive models** (Reed et al., 2017) break the chain into *groups*. A PixelCNN
@@ -1106,6 +1130,8 @@ exercises.expect_true("both binary models give every test image a probability (f
 # - van den Oord, A., Kalchbrenner, N., & Kavukcuoglu, K. (2016). Pixel recurrent neural networks.
 # - van den Oord, A., et al. (2016). Conditional image generation with PixelCNN decoders.
 # - van den Oord, A., et al. (2016). WaveNet: a generative model for raw audio.
+# - Paine, T. L., et al. (2016). Fast WaveNet generation algorithm.
+# - Ramachandran, P., et al. (2017). Fast generation for convolutional autoregressive models.
 # - Reed, S., et al. (2017). Parallel multiscale autoregressive density estimation.
 # - Salimans, T., Karpathy, A., Chen, X., & Kingma, D. P. (2017). PixelCNN++.
 # - Tomczak, J. M. (2022). *Deep Generative Modeling* (book and code).

@@ -111,7 +111,7 @@ def test_probabilities_of_all_images_sum_to_one(name):
         assert model.log_prob(every).exp().sum().item() == pytest.approx(1.0, abs=1e-5)
 
 
-@pytest.mark.parametrize("name", ["nade", "made_ensemble", "gated", "pixelcnn_logistic", "gru"])
+@pytest.mark.parametrize("name", ["nade", "made_ensemble", "gated", "pixelcnn_logistic", "causal_conv", "gru"])
 def test_samples_follow_the_models_own_probabilities(name):
     torch.manual_seed(1)
     model = SMALL[name]((1, 2, 2), 3).eval()
@@ -146,9 +146,78 @@ def test_sampling_on_the_top_rows_only_draws_what_whole_images_draw(name):
     assert torch.equal(drawn[True][0], drawn[False][0]) and torch.equal(drawn[True][1], drawn[False][1])
 
 
-def test_the_row_shortcut_is_on_for_the_convolutional_models_only():
+def test_the_row_shortcut_is_on_for_the_masked_convolution_models_only():
+    """The gated PixelCNN and the WaveNet-style model have cached samplers of their own (below)."""
     on = {n for n in SMALL if SMALL[n]((1, 4, 5), 3).rows_suffice}
-    assert on == {"pixelcnn", "pixelcnn_logistic", "gated", "causal_conv"}
+    assert on == {"pixelcnn", "pixelcnn_logistic"}
+
+
+CACHED = {
+    "gated": lambda: GatedPixelCNN((1, 6, 5), 7, channels=8, layers=3),
+    "gated, kernel 5, logistic": lambda: GatedPixelCNN((1, 6, 5), 7, channels=8, layers=3, kernel=5,
+                                                       output="logistic", mixtures=2),
+    "gated, class-conditional": lambda: GatedPixelCNN((1, 6, 5), 7, channels=8, layers=3, classes=3),
+    "causal conv": lambda: CausalConvSequence((1, 6, 5), 7, channels=8, dilations=(1, 2, 4, 8, 16)),
+    "causal conv, short": lambda: CausalConvSequence((1, 6, 5), 7, channels=8, dilations=(3, 1)),
+    "nade": lambda: NADE((1, 6, 5), 7, hidden=8),
+}
+
+
+def whole_image_probs(model, x, context, step):
+    """The level probabilities of pixel ``step`` (raster order) from one pass of the whole network, (n, L)."""
+    return model.log_probs(x, context=context).flatten(2)[:, :, step].exp()
+
+
+@pytest.mark.parametrize("name", list(CACHED))
+def test_cached_samplers_give_the_whole_network_probabilities_at_every_step(name):
+    """The gated PixelCNN's cached stacks, the WaveNet-style model's kept activations and NADE's running
+    pre-activation must reproduce what one
+    pass of the whole network gives, pixel by pixel, while the image is being filled in (x changes in place)."""
+    torch.manual_seed(0)
+    model = CACHED[name]().eval()
+    for parameter in model.parameters():                       # far from uniform, so that mistakes show
+        torch.nn.init.normal_(parameter, std=0.5)
+    context = torch.tensor([0, 2, 1, 1]) if model.context_classes else None
+    x = torch.zeros(4, 1, 6, 5)
+    final = torch.randint(0, 7, (4, 1, 6, 5)).float()
+    with torch.no_grad():
+        pixel_probs = model._pixel_sampler(x, context)
+        for step in range(model.pixels):
+            probs = pixel_probs(step, model.order[step].view(1))
+            expected = whole_image_probs(model, final * (torch.arange(30) < step).reshape(1, 1, 6, 5), context, step)
+            assert torch.allclose(probs, expected, atol=1e-5), f"{name}: step {step} differs"
+            x.view(4, -1)[:, step] = final.view(4, -1)[:, step]    # the sampler's loop writes the drawn pixel
+
+
+@pytest.mark.parametrize("name", list(CACHED))
+def test_cached_samplers_draw_what_whole_network_passes_draw(name):
+    """Same generator, same samples and completions as the generic sampler (one whole pass per pixel)."""
+    from course_lib.models.autoregressive import AutoregressiveImageModel
+    torch.manual_seed(0)
+    model = CACHED[name]().eval()
+    context = torch.tensor([0, 2, 1, 1, 0, 2]) if model.context_classes else None
+    shown = torch.randint(0, 7, (6, 1, 6, 5)).float()
+    known = torch.zeros(1, 6, 5, dtype=torch.bool)
+    known[:, 2, :3] = True
+    drawn = []
+    for sampler in (type(model)._pixel_sampler, AutoregressiveImageModel._pixel_sampler):
+        model._pixel_sampler = sampler.__get__(model)
+        drawn.append((model.sample(6, generator=torch.Generator().manual_seed(3), context=context),
+                      model.sample(6, generator=torch.Generator().manual_seed(4), context=context, observed=shown,
+                                   known=known)))
+    assert torch.equal(drawn[0][0], drawn[1][0]) and torch.equal(drawn[0][1], drawn[1][1])
+
+
+def test_cached_samplers_compute_one_row_or_one_position_per_pixel():
+    """What the caches save: the gated PixelCNN's head runs on the pixel's row only (W positions per pixel, not
+    (r + 1) W), the WaveNet-style model's on one position."""
+    gated, wavenet = CACHED["gated"]().eval(), CACHED["causal conv"]().eval()
+    for model, head, per_pass in ((gated, gated.head, 5), (wavenet, wavenet.out, 1)):
+        positions = []
+        hook = head.register_forward_hook(lambda module, inputs, output: positions.append(output[0, 0].numel()))
+        model.sample(2, generator=torch.Generator().manual_seed(0))
+        hook.remove()
+        assert positions == [per_pass] * model.pixels
 
 
 def test_gru_conditionals_change_with_earlier_pixels_only():

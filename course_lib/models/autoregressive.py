@@ -34,7 +34,9 @@ class AutoregressiveImageModel(ImageModel):
 
     A subclass in raster order whose network also takes the top rows of an image alone (convolutions do)
     sets ``rows_suffice = True``: sampling a pixel of row r then runs the network on rows 0..r only, about
-    half the work of whole images, with the same result (row r's outputs never see the rows below it)."""
+    half the work of whole images, with the same result (row r's outputs never see the rows below it).
+    A subclass that can reuse work between the passes overrides ``_pixel_sampler`` (the gated PixelCNN and
+    the WaveNet-style model do)."""
 
     rows_suffice = False
 
@@ -87,18 +89,28 @@ class AutoregressiveImageModel(ImageModel):
         x = observed.clone() if observed is not None else torch.zeros(n, *self.image_shape, device=self.device)
         flat = x.view(n, -1)                                  # a view: writing a pixel writes x
         keep = None if known is None else known.reshape(n, -1)
-        width = self.image_shape[2]
+        pixel_probs = self._pixel_sampler(x, context)
         for step in range(self.pixels):
             # The pixel index stays on the device (no host read), so sampling runs unchanged on a GPU.
             pixel = self.order[step].view(1)
-            visible = x[:, :, :step // width + 1] if self.rows_suffice else x   # raster order: rows ≤ the pixel's
-            probs = self._log_probs(visible, context).flatten(2).index_select(2, pixel).squeeze(2).exp()   # (n, L)
+            probs = pixel_probs(step, pixel)                                                        # (n, L)
             drawn = randomness.categorical(probs, generator=generator).to(x.dtype)
             if keep is not None:
                 kept = keep.index_select(1, pixel).squeeze(1)
                 drawn = torch.where(kept, flat.index_select(1, pixel).squeeze(1), drawn)
             flat.index_copy_(1, pixel, drawn[:, None])
         return x
+
+    def _pixel_sampler(self, x: torch.Tensor, context):
+        """A function (step, pixel) → (n, L) probabilities of the levels of ``pixel``, the step-th in the
+        order, given the pixels of ``x`` drawn before it (``x`` is filled in place between the calls).
+        Here: one pass of the whole network per pixel (on rows 0..r with ``rows_suffice``)."""
+        width = self.image_shape[2]
+
+        def pixel_probs(step, pixel):
+            visible = x[:, :, :step // width + 1] if self.rows_suffice else x   # raster order: rows ≤ the pixel's
+            return self._log_probs(visible, context).flatten(2).index_select(2, pixel).squeeze(2).exp()
+        return pixel_probs
 
 
 def _as_image_log_probs(logits: torch.Tensor, levels: int, shape) -> torch.Tensor:
@@ -138,6 +150,20 @@ class NADE(AutoregressiveImageModel):
         h = torch.sigmoid(a)
         logits = torch.einsum("bdh,ldh->bld", h, self.v) + self.b                 # (B, L, D)
         return _as_image_log_probs(logits.reshape(len(x), -1), self.levels, self.image_shape)
+
+    def _pixel_sampler(self, x, context):
+        """NADE's own sampler: the pre-activation a = c + W_<d x_<d grows by one column per drawn pixel, so a
+        step costs O(H L) instead of a whole pass (O(D H L)). Same probabilities as ``_log_probs``."""
+        flat = x.view(len(x), -1)
+        state = {"a": self.c.expand(len(x), -1), "drawn": 0}       # pre-activation after the pixels drawn so far
+
+        def pixel_probs(step, pixel):
+            for d in range(state["drawn"], step):                  # raster order: add the pixels drawn since
+                state["a"] = state["a"] + self.scaled(flat[:, d:d + 1]) * self.w[:, d]
+            state["drawn"] = step
+            logits = torch.sigmoid(state["a"]) @ self.v[:, step].T + self.b[:, step]        # (n, L)
+            return torch.softmax(logits, dim=1)
+        return pixel_probs
 
 
 class MADE(AutoregressiveImageModel):
@@ -307,17 +333,26 @@ class _GatedLayer(nn.Module):
         value, gate = a.chunk(2, dim=1)
         return torch.tanh(value) * torch.sigmoid(gate)
 
-    def forward(self, v, h):
-        height, width, half = v.shape[2], v.shape[3], self.kernel // 2
-        # Vertical: output row i sees input rows i - half .. i (all columns within ± half).
-        v_pre = self.vertical(F.pad(v, (half, half, half, 0)))
-        # Shifted down one row before it reaches the horizontal stack: row i then sees rows < i only.
-        v_down = F.pad(v_pre, (0, 0, 1, 0))[:, :, :height]
-        # Horizontal: column j sees columns j - half .. j of this row (the first layer: .. j - 1).
+    def vertical_stack(self, v):
+        """(B, C_in, rows, W) → pre-gate (B, 2C, rows, W): output row i sees input rows i - half .. i (all
+        columns within ± half; zeros above the first row)."""
+        half = self.kernel // 2
+        return self.vertical(F.pad(v, (half, half, half, 0)))
+
+    def horizontal_stack(self, h, v_down):
+        """h (B, C_in, rows, W) and the vertical stack of the rows above, v_down (B, 2C, rows, W) → (B, C, rows, W):
+        column j sees columns j - half .. j of its row (the first layer: .. j - 1), and everything above."""
+        half, width = self.kernel // 2, h.shape[3]
         h_in = F.pad(h, (half + 1, 0))[..., :width + half] if self.first else F.pad(h, (half, 0))
         h_pre = self.horizontal(h_in) + self.vertical_to_horizontal(v_down)
         h_out = self.horizontal_out(self.gate(h_pre))
-        return self.gate(v_pre), h_out if self.first else h + h_out
+        return h_out if self.first else h + h_out
+
+    def forward(self, v, h):
+        v_pre = self.vertical_stack(v)
+        # Shifted down one row before it reaches the horizontal stack: row i then sees rows < i only.
+        v_down = F.pad(v_pre, (0, 0, 1, 0))[:, :, :v.shape[2]]
+        return self.gate(v_pre), self.horizontal_stack(h, v_down)
 
 
 class GatedPixelCNN(AutoregressiveImageModel):
@@ -326,8 +361,6 @@ class GatedPixelCNN(AutoregressiveImageModel):
     labels for a class-conditional model p(x | y) (a learned bias per class added in every layer); its
     ``log_prob``, ``loss`` and ``sample`` then take ``context=labels``, and ``train.fit`` passes each batch's
     labels with ``labels_as_context=True``."""
-
-    rows_suffice = True
 
     def __init__(self, image_shape=(1, 8, 8), levels: int = 17, channels: int = 64, layers: int = 6,
                  kernel: int = 3, output: str = "categorical", mixtures: int = 5, classes: int | None = None):
@@ -349,13 +382,41 @@ class GatedPixelCNN(AutoregressiveImageModel):
                 h = h + self.class_bias(context)[:, :, None, None]
         return self.head(h)
 
+    def _pixel_sampler(self, x, context):
+        """Cached sampling (Ramachandran et al., 2017): the vertical stacks feed row r with rows < r only, which
+        do not change while row r is drawn. So when a row is complete, each layer's vertical stack is extended by
+        that one row (its input: the last half + 1 rows of the layer below, kept), and each pixel of row r then
+        reruns only the horizontal stacks and the head, on row r alone: W positions per pass instead of (r + 1) W.
+        Same probabilities as ``_log_probs`` (raster order)."""
+        n, width = len(x), self.image_shape[2]
+        half = self.layers[0].kernel // 2
+        inputs = [[] for _ in self.layers]          # per layer: the rows of its vertical input seen so far
+        from_above = [None] * len(self.layers)      # per layer: v_down of the current row through vertical_to_horizontal
+        bias = self.class_bias(context)[:, :, None, None] if context is not None else 0.0
+
+        def pixel_probs(step, pixel):
+            row, column = divmod(step, width)
+            if column == 0:                          # a new row: the rows above it are final
+                v = self.scaled(x[:, :, row - 1:row]) if row > 0 else None
+                for i, layer in enumerate(self.layers):
+                    if v is None:                    # row 0: nothing above, the vertical stack is zero padding
+                        v_down = x.new_zeros(n, layer.vertical.out_channels, 1, width)
+                    else:
+                        inputs[i] = (inputs[i] + [v])[-(half + 1):]
+                        v_down = layer.vertical_stack(torch.cat(inputs[i], dim=2))[:, :, -1:]
+                        v = layer.gate(v_down)       # the next layer's vertical input, row - 1
+                    from_above[i] = v_down
+            h = self.scaled(x[:, :, row:row + 1])
+            for layer, v_down in zip(self.layers, from_above):
+                h = layer.horizontal_stack(h, v_down) + bias
+            return self.head(h)[:, :, 0, column].exp()
+        return pixel_probs
+
 
 class CausalConvSequence(AutoregressiveImageModel):
     """WaveNet-style model of the image read as a sequence of D pixels: a causal first layer (sees
     t - 2 .. t - 1), then residual layers of causal convolutions (kernel 2) with dilations 1, 2, 4, …;
     the receptive field is 2 + Σ dilations pixels, so dilations 1..32 see all 63 earlier pixels of 8×8."""
-
-    rows_suffice = True
 
     def __init__(self, image_shape=(1, 8, 8), levels: int = 17, channels: int = 64,
                  dilations=(1, 2, 4, 8, 16, 32), dropout: float = 0.0):
@@ -379,6 +440,30 @@ class CausalConvSequence(AutoregressiveImageModel):
             value, gate = conv(h).chunk(2, dim=1)
             h = h + self.dropout(mix(torch.tanh(value) * torch.sigmoid(gate)))
         return torch.log_softmax(self.out(h), dim=1).reshape(len(x), self.levels, *x.shape[2:])
+
+    def _pixel_sampler(self, x, context):
+        """Fast generation (Paine et al., 2016): a layer's output at t needs its input at t and t − dilation
+        only, so every layer's activations at the positions already drawn are kept, and a step computes one new
+        position per layer instead of the whole sequence. Same probabilities as ``_log_probs``."""
+        n, length = len(x), self.pixels
+        flat = x.view(n, -1)
+        # states[i]: the input of residual layer i (states[-1]: of the output head) at every position, (n, C, D)
+        states = [x.new_zeros(n, self.first.out_channels, length) for _ in range(len(self.convs) + 1)]
+
+        def two_taps(sequence, t, back):
+            """(n, C, 2): the sequence at t - back (zeros before the start) and at t, a kernel-2 conv's inputs."""
+            earlier = sequence[:, :, t - back] if t >= back else torch.zeros_like(sequence[:, :, t])
+            return torch.stack([earlier, sequence[:, :, t]], dim=2)
+
+        def pixel_probs(step, pixel):
+            t = step                                  # raster order: the step-th pixel of the sequence
+            previous = F.pad(self.scaled(flat[:, max(0, t - 2):t]), (2 - min(t, 2), 0))[:, None]   # x_{t-2}, x_{t-1}
+            states[0][:, :, t] = F.conv1d(previous, self.first.weight, self.first.bias)[:, :, 0]
+            for i, (conv, mix) in enumerate(zip(self.convs, self.mix)):
+                value, gate = F.conv1d(two_taps(states[i], t, conv.dilation[0]), conv.weight, conv.bias).chunk(2, dim=1)
+                states[i + 1][:, :, t] = states[i][:, :, t] + mix(torch.tanh(value) * torch.sigmoid(gate))[:, :, 0]
+            return torch.softmax(self.out(states[-1][:, :, t:t + 1])[:, :, 0], dim=1)
+        return pixel_probs
 
 
 class GRUSequence(AutoregressiveImageModel):
