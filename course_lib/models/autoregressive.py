@@ -35,8 +35,8 @@ class AutoregressiveImageModel(ImageModel):
     A subclass in raster order whose network also takes the top rows of an image alone (convolutions do)
     sets ``rows_suffice = True``: sampling a pixel of row r then runs the network on rows 0..r only, about
     half the work of whole images, with the same result (row r's outputs never see the rows below it).
-    A subclass that can reuse work between the passes overrides ``_pixel_sampler`` (the gated PixelCNN and
-    the WaveNet-style model do)."""
+    A subclass that can reuse work between the passes overrides ``_pixel_sampler`` (NADE, the gated PixelCNN
+    and the WaveNet-style model do)."""
 
     rows_suffice = False
 
@@ -153,7 +153,7 @@ class NADE(AutoregressiveImageModel):
 
     def _pixel_sampler(self, x, context):
         """NADE's own sampler: the pre-activation a = c + W_<d x_<d grows by one column per drawn pixel, so a
-        step costs O(H L) instead of a whole pass (O(D H L)). Same probabilities as ``_log_probs``."""
+        step costs O(H L) instead of a whole pass (O(D H L)). Same probabilities as ``_log_probs`` (raster order)."""
         flat = x.view(len(x), -1)
         state = {"a": self.c.expand(len(x), -1), "drawn": 0}       # pre-activation after the pixels drawn so far
 
@@ -391,7 +391,7 @@ class GatedPixelCNN(AutoregressiveImageModel):
         n, width = len(x), self.image_shape[2]
         half = self.layers[0].kernel // 2
         inputs = [[] for _ in self.layers]          # per layer: the rows of its vertical input seen so far
-        from_above = [None] * len(self.layers)      # per layer: v_down of the current row through vertical_to_horizontal
+        from_above = [None] * len(self.layers)      # per layer: v_down, its vertical stack of the row above
         bias = self.class_bias(context)[:, :, None, None] if context is not None else 0.0
 
         def pixel_probs(step, pixel):
