@@ -968,7 +968,7 @@ exercises.expect_true("the best model's samples are closer to real digits in tex
 # Below, what sampling an (untrained) PixelCNN and gated PixelCNN costs as the image grows: the network passes
 # and the pixel positions computed by the output head are counted (they are what the check asserts); the wall
 # time is measured too, for information, since it depends on the machine (and with 4 small images a pass costs
-# mostly the fixed overhead of calling the network, so the times follow the number of passes more than the work).
+# mostly the fixed overhead of calling the network, so the times can follow the number of passes more than the work).
 
 # %%
 sides = [4, 8, 12, 16]
