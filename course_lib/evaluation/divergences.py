@@ -17,7 +17,6 @@ import os
 from typing import NamedTuple
 
 import numpy as np
-import ot
 import torch
 from scipy.optimize import linear_sum_assignment
 from torch import nn
@@ -142,6 +141,8 @@ def _optimal_permutation(cost: np.ndarray) -> np.ndarray:
     """(N, N) cost → the column matched to each row by an optimal assignment. The network simplex is several
     times faster than the Hungarian algorithm here (0.4 s against 2.3 s for 2000 points in the plane); should
     it stop early or return a plan that is not a permutation, the Hungarian algorithm decides instead."""
+    import ot   # here, not at the top: importing POT takes about half a second, and most chapters never need it
+
     n = len(cost)
     weights = np.full(n, 1.0 / n)
     plan, log = ot.emd(weights, weights, cost, numItermax=max(100_000, 100 * n * n), log=True)
