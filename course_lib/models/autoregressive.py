@@ -155,13 +155,12 @@ class NADE(AutoregressiveImageModel):
         """NADE's own sampler: the pre-activation a = c + W_<d x_<d grows by one column per drawn pixel, so a
         step costs O(H L) instead of a whole pass (O(D H L)). Same probabilities as ``_log_probs`` (raster order)."""
         flat = x.view(len(x), -1)
-        state = {"a": self.c.expand(len(x), -1), "drawn": 0}       # pre-activation after the pixels drawn so far
+        a = [self.c.expand(len(x), -1)]           # the pre-activation c + W_<d x_<d for the current step d
 
         def pixel_probs(step, pixel):
-            for d in range(state["drawn"], step):                  # raster order: add the pixels drawn since
-                state["a"] = state["a"] + self.scaled(flat[:, d:d + 1]) * self.w[:, d]
-            state["drawn"] = step
-            logits = torch.sigmoid(state["a"]) @ self.v[:, step].T + self.b[:, step]        # (n, L)
+            if step > 0:                           # the steps come in order: add the pixel drawn last
+                a[0] = a[0] + self.scaled(flat[:, step - 1:step]) * self.w[:, step - 1]
+            logits = torch.sigmoid(a[0]) @ self.v[:, step].T + self.b[:, step]              # (n, L)
             return torch.softmax(logits, dim=1)
         return pixel_probs
 
