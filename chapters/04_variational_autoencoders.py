@@ -673,8 +673,7 @@ def test_neg_elbo(model, draws=10):
 def test_neg_iwae(model, k):
     """Test −IWAE with k samples (nats/image), 100 images and 25 samples at a time: bounded memory at any
     image size."""
-    with torch.no_grad():
-        return -torch.cat([model.log_prob(batch, k=k, chunk=25) for batch in test_x.split(100)]).mean().item()
+    return mean_nll(model, test_x, batch_size=100, options={"k": k, "chunk": 25})
 
 
 neg_elbo = test_neg_elbo(vae)
@@ -817,7 +816,7 @@ with torch.no_grad():
     gaussian_noise = torch.Generator(device=device()).manual_seed(9)
     gaussian_neg_elbo = -torch.stack([gaussian_vae.elbo(test_x, generator=gaussian_noise)
                                       for _ in range(10)]).mean().item()
-    gaussian_nll = -gaussian_vae.log_prob(test_x, k=1000, generator=gaussian_noise).mean().item()
+    gaussian_nll = mean_nll(gaussian_vae, test_x, batch_size=100, generator=gaussian_noise, options={"k": 1000, "chunk": 25})
     mean_g, std_g = gaussian_vae.gaussian_parameters(gaussian_vae.decode(gaussian_vae.encode(originals.to(device()))[0]))
     gaussian_sample_means = gaussian_vae.decode_mean(prior_z).cpu()
     gaussian_sampled = gaussian_vae.sample(200, generator=torch.Generator().manual_seed(4)).cpu()

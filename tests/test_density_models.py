@@ -273,3 +273,44 @@ def test_factorized_categorical_beats_uniform_on_digits():
 def test_factorized_rejects_bad_input(call, error, message):
     with pytest.raises(error, match=message):
         call()
+
+
+# --- mean_nll's options: the model's own log_prob keywords ------------------------------------------------
+
+def test_mean_nll_passes_options_to_log_prob():
+    from course_lib.models import VAE
+
+    vae = VAE((1, 2, 2), levels=3, latent_dim=2, hidden=8, dropout=0.0).eval()
+    x = torch.randint(0, 3, (6, 1, 2, 2)).float()
+    for k in (1, 7):
+        expected = -vae.log_prob(x, k=k, chunk=3, generator=torch.Generator().manual_seed(4)).mean().item()
+        got = mean_nll(vae, x, generator=torch.Generator().manual_seed(4), options={"k": k, "chunk": 3})
+        assert got == pytest.approx(expected, rel=1e-6)
+        noise = torch.Generator().manual_seed(4)          # in batches of 4 and 2: the same draws, in order
+        expected = -torch.cat([vae.log_prob(part, k=k, generator=noise) for part in x.split(4)]).mean().item()
+        assert mean_nll(vae, x, batch_size=4, generator=torch.Generator().manual_seed(4),
+                        options={"k": k}) == pytest.approx(expected, rel=1e-6)
+    one, many = (mean_nll(vae, x, generator=torch.Generator().manual_seed(4), options={"k": k}) for k in (1, 200))
+    assert many < one                                   # more importance samples: a tighter bound
+    # a deterministic option over several batches: every batch gets it
+    centres = torch.randn(40, 2, generator=torch.Generator().manual_seed(0))
+    kde, points = GaussianKDE(centres, 0.5), torch.randn(9, 2, generator=torch.Generator().manual_seed(1))
+    assert mean_nll(kde, points, batch_size=4, options={"chunk": 3}) == pytest.approx(-kde.log_prob(points).mean().item())
+
+
+@pytest.mark.parametrize("options, error, message", [
+    ([("k", 5)], TypeError, "options must be a dict"),
+    ({5: 1}, TypeError, "options must be a dict"),
+    ({"samples": 5}, TypeError, r"options holds 'samples'.*VAE.log_prob takes k, chunk"),
+    ({"generator": None}, TypeError, "pass generator to mean_nll itself"),
+    ({"k": 0}, ValueError, "k must be"),
+    ({"chunk": 2.5}, (TypeError, ValueError), "chunk"),
+])
+def test_mean_nll_rejects_bad_options(options, error, message):
+    from course_lib.models import VAE
+
+    vae = VAE((1, 2, 2), levels=3, latent_dim=2, hidden=8, dropout=0.0).eval()
+    with pytest.raises(error, match=message):
+        mean_nll(vae, torch.zeros(4, 1, 2, 2), options=options)
+    with pytest.raises(TypeError, match="FactorizedCategorical.log_prob takes no further keywords"):
+        mean_nll(FactorizedCategorical.fit(torch.zeros(4, 1, 2, 2), 3), torch.zeros(4, 1, 2, 2), options={"k": 2})
