@@ -300,7 +300,7 @@ def test_mean_nll_passes_options_to_log_prob():
 
 @pytest.mark.parametrize("options, error, message", [
     ([("k", 5)], TypeError, "options must be a dict"),
-    ({5: 1}, TypeError, "options must be a dict"),
+    ({5: 1}, TypeError, r"options' keys must be keyword names \(str\), got 5"),
     ({"samples": 5}, TypeError, r"options holds 'samples'.*VAE.log_prob takes k, chunk"),
     ({"generator": None}, TypeError, "pass generator to mean_nll itself"),
     ({"k": 0}, ValueError, "k must be"),

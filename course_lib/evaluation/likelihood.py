@@ -70,9 +70,12 @@ def _log_prob_options(model: DensityModel, options) -> dict:
     """``options`` checked against the keywords of ``model.log_prob`` (a copy; {} for None)."""
     if options is None:
         return {}
-    if not isinstance(options, dict) or not all(isinstance(name, str) for name in options):
+    if not isinstance(options, dict):
         raise TypeError(f"options must be a dict of keyword arguments of the model's log_prob, "
                         f"got {type(options).__name__}")
+    for name in options:
+        if not isinstance(name, str):
+            raise TypeError(f"options' keys must be keyword names (str), got {name!r}")
     accepted = [name for name, parameter in inspect.signature(model.log_prob).parameters.items()
                 if parameter.kind is inspect.Parameter.KEYWORD_ONLY and name not in ("context", "generator")]
     unknown = [name for name in options if name not in accepted]
