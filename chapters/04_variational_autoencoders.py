@@ -809,9 +809,10 @@ exercises.expect_true("samples of p(x | z) are rougher (speckled) than its mean"
 # the levels $\lfloor \mathbf v\rfloor$.
 
 # %%
+torch.manual_seed(0)    # its own initial weights, whatever ran before
 gaussian_vae = VAE(image_shape, levels, latent_dim=8, hidden=128, dropout=0.2, likelihood="gaussian")
 gaussian_history = fit(gaussian_vae, split.train, split.val, epochs=200, batch_size=64, lr=2e-3, patience=15,
-                       checkpoint=cache_dir() / f"ch04_vae_gaussian_{DATASET}.pt", progress=False)
+                       checkpoint=cache_dir() / f"ch04_vae_gaussian_seed0_{DATASET}.pt", progress=False)
 with torch.no_grad():
     gaussian_noise = torch.Generator(device=device()).manual_seed(9)
     gaussian_neg_elbo = -torch.stack([gaussian_vae.elbo(test_x, generator=gaussian_noise)
@@ -1103,9 +1104,10 @@ for beta in (1.0, 4.0, 16.0):
     if beta == 1.0:
         model = vae
     else:
+        torch.manual_seed(0)
         model = VAE(image_shape, levels, latent_dim=8, hidden=256, dropout=0.2, beta=beta)
         fit(model, split.train, split.val, epochs=150, batch_size=64, lr=1e-3, patience=15,
-            checkpoint=cache_dir() / f"ch04_vae_beta{beta:g}_{DATASET}.pt", progress=False)
+            checkpoint=cache_dir() / f"ch04_vae_beta{beta:g}_seed0_{DATASET}.pt", progress=False)
     with torch.no_grad():
         mean_b, log_var_b = model.encode(test_x)
         kl_per_unit[beta] = (0.5 * (mean_b**2 + log_var_b.exp() - 1 - log_var_b)).mean(0).cpu()
