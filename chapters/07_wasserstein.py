@@ -493,7 +493,7 @@ exercises.expect_true("on the same-mean pair this critic stays below half of W�
 # `divergences.empirical_wasserstein` still solves the primal exactly for two samples of equal size: with
 # weights $1/N$ the couplings form the set of doubly stochastic matrices (divided by $N$), whose corners are
 # the permutations (Birkhoff's theorem); a linear cost is least at a corner, so an optimal plan is a
-# permutation, an assignment problem. `empirical_wasserstein` hands the plan to the network simplex of POT, the
+# permutation, an assignment problem. `empirical_wasserstein` solves it with the network simplex of POT, the
 # Python Optimal Transport library (`ot.emd`, which returns such a corner), and falls back to the Hungarian
 # algorithm (`scipy.optimize.linear_sum_assignment`, $O(N^3)$) should the simplex not return a permutation —
 # that is what drew the coupling lines in §1.

@@ -66,6 +66,9 @@ def mean_nll(model: DensityModel, x, *, context=None, dequantize: bool = False, 
     return nll
 
 
+_OWN_ARGUMENTS = ("x", "context", "generator")      # what mean_nll passes to log_prob itself
+
+
 def _log_prob_options(model: DensityModel, options) -> dict:
     """``options`` checked against the keywords of ``model.log_prob`` (a copy; {} for None)."""
     if options is None:
@@ -77,10 +80,10 @@ def _log_prob_options(model: DensityModel, options) -> dict:
         if not isinstance(name, str):
             raise TypeError(f"options' keys must be keyword names (str), got {name!r}")
     accepted = [name for name, parameter in inspect.signature(model.log_prob).parameters.items()
-                if parameter.kind is inspect.Parameter.KEYWORD_ONLY and name not in ("context", "generator")]
+                if parameter.kind is inspect.Parameter.KEYWORD_ONLY and name not in _OWN_ARGUMENTS]
     unknown = [name for name in options if name not in accepted]
     if unknown:
-        own = [name for name in unknown if name in ("x", "context", "generator")]
+        own = [name for name in unknown if name in _OWN_ARGUMENTS]
         hint = (f"pass {', '.join(own)} to mean_nll itself" if own else
                 f"{type(model).__name__}.log_prob takes {', '.join(accepted) or 'no further keywords'}")
         raise TypeError(f"options holds {', '.join(map(repr, unknown))}, not keywords mean_nll can pass on: {hint}")

@@ -155,12 +155,13 @@ class NADE(AutoregressiveImageModel):
         """NADE's own sampler: the pre-activation a = c + W_<d x_<d grows by one column per drawn pixel, so a
         step costs O(H L) instead of a whole pass (O(D H L)). Same probabilities as ``_log_probs`` (raster order)."""
         flat = x.view(len(x), -1)
-        a = [self.c.expand(len(x), -1)]           # the pre-activation c + W_<d x_<d for the current step d
+        a = self.c.expand(len(x), -1)             # the pre-activation c + W_<d x_<d for the current step d
 
         def pixel_probs(step, pixel):
+            nonlocal a
             if step > 0:                           # the steps come in order: add the pixel drawn last
-                a[0] = a[0] + self.scaled(flat[:, step - 1:step]) * self.w[:, step - 1]
-            logits = torch.sigmoid(a[0]) @ self.v[:, step].T + self.b[:, step]              # (n, L)
+                a = a + self.scaled(flat[:, step - 1:step]) * self.w[:, step - 1]
+            logits = torch.sigmoid(a) @ self.v[:, step].T + self.b[:, step]                 # (n, L)
             return torch.softmax(logits, dim=1)
         return pixel_probs
 
