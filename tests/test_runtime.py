@@ -75,3 +75,83 @@ def test_keep_freed_memory_on_glibc_and_its_opt_out(monkeypatch):
     monkeypatch.delenv("DGM_MALLOC_DEFAULTS")
     expected = sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc"
     assert keep_freed_memory() is expected
+
+
+# --- side_by_side: independent calls in worker processes -------------------------------------------------------
+
+def _report(a, b):
+    """What a worker sees: the result, its process, its torch threads, the environment and a random draw."""
+    import os
+
+    import torch
+    return a * b, os.getpid(), torch.get_num_threads(), os.environ.get("DGM_SIDE_TEST"), torch.rand(1).item(), os.getcwd()
+
+
+def _fails(message):
+    if message.startswith("broken"):
+        raise ValueError(message)
+    return message
+
+
+def test_side_by_side_runs_in_workers_as_the_caller(monkeypatch, tmp_path):
+    monkeypatch.setattr(runtime, "_cores", lambda: 2)
+    monkeypatch.delenv(runtime.WORKERS_VARIABLE, raising=False)
+    monkeypatch.setenv("DGM_SIDE_TEST", "first")
+    monkeypatch.chdir(tmp_path)
+    torch.manual_seed(7)
+    expected_draw = torch.rand(1).item()
+    torch.manual_seed(7)
+    results = runtime.side_by_side(_report, [(2, 3), (4, 5), (6, 7)])
+    assert [r[0] for r in results] == [6, 20, 42]                        # in the order of the calls
+    assert all(r[1] != __import__("os").getpid() for r in results)       # in other processes
+    assert len({r[1] for r in results}) == 2                             # two workers for 2 cores
+    assert all(r[2] == 1 for r in results)                               # one thread each
+    assert all(r[3] == "first" for r in results)
+    assert all(r[4] == expected_draw for r in results)                   # each starts from the caller's generator
+    assert all(r[5] == str(tmp_path) for r in results)
+    monkeypatch.setenv("DGM_SIDE_TEST", "second")                        # the reused workers see the change
+    assert all(r[3] == "second" for r in runtime.side_by_side(_report, [(1, 1), (1, 1)]))
+
+
+def test_side_by_side_in_this_process_when_asked_or_on_one_core(monkeypatch):
+    me = __import__("os").getpid()
+    monkeypatch.setenv(runtime.WORKERS_VARIABLE, "1")
+    assert [r[1] for r in runtime.side_by_side(_report, [(1, 2), (3, 4)])] == [me, me]
+    monkeypatch.delenv(runtime.WORKERS_VARIABLE)
+    monkeypatch.setattr(runtime, "_cores", lambda: 1)
+    assert [r[0] for r in runtime.side_by_side(_report, [(1, 2), (3, 4)])] == [2, 12]
+    assert runtime.workers_for(5) == 1
+    assert runtime.side_by_side(_report, []) == []
+
+
+def test_workers_for(monkeypatch):
+    monkeypatch.delenv(runtime.WORKERS_VARIABLE, raising=False)
+    monkeypatch.setattr(runtime, "_cores", lambda: 4)
+    monkeypatch.setattr(runtime, "device", lambda: torch.device("cpu"))
+    assert [runtime.workers_for(n) for n in (0, 1, 3, 9)] == [1, 1, 3, 4]
+    monkeypatch.setattr(runtime, "device", lambda: torch.device("cuda"))    # GPU work stays in this process
+    assert runtime.workers_for(9) == 1
+    monkeypatch.setenv(runtime.WORKERS_VARIABLE, "2")
+    assert runtime.workers_for(9) == 2
+    for bad in ("0", "two", "-1", "1.5"):
+        monkeypatch.setenv(runtime.WORKERS_VARIABLE, bad)
+        with pytest.raises(ValueError, match=runtime.WORKERS_VARIABLE):
+            runtime.workers_for(3)
+
+
+def test_side_by_side_raises_a_call_s_error_here(monkeypatch):
+    monkeypatch.setattr(runtime, "_cores", lambda: 2)
+    monkeypatch.delenv(runtime.WORKERS_VARIABLE, raising=False)
+    with pytest.raises(ValueError, match="broken on purpose"):
+        runtime.side_by_side(_fails, [("fine",), ("broken on purpose",)])
+
+
+@pytest.mark.parametrize("function, calls, message", [
+    (42, [(1,)], "function must be callable"),
+    (_report, 5, "calls must be an iterable"),
+    (_report, "ab", "calls must be an iterable"),
+    (_report, [(1, 2), [3, 4]], r"calls\[1\] must be a tuple"),
+])
+def test_side_by_side_rejects_bad_input(function, calls, message):
+    with pytest.raises(TypeError, match=message):
+        runtime.side_by_side(function, calls)
