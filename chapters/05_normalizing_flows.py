@@ -52,7 +52,7 @@ from course_lib import data
 from course_lib.evaluation import gallery, leaderboard, mean_nll
 from course_lib.models import VAE, Flow, ImageFlow, VariationalDequantizer, realnvp_image_body
 from course_lib.nn import transforms as T
-from course_lib.runtime import cache_dir, device, seed_everything
+from course_lib.runtime import cache_dir, device, seed_everything, side_by_side
 from course_lib.teaching import exercises
 from course_lib.train import fit, minimize
 from course_lib.viz import FlowLayerExplorer, plotting
@@ -237,19 +237,28 @@ grid_1d = torch.linspace(-8, 8, 1281)   # the wall's tails are negligible beyond
 grid = torch.stack(torch.meshgrid(grid_1d, grid_1d, indexing="xy"), -1).reshape(-1, 2)
 cell_area = (grid_1d[1] - grid_1d[0]) ** 2
 PLANAR_STEPS, PLANAR_LR = 800, 2e-2
+
+
+def planar_flow(energy: str, layers: int) -> Flow:
+    """``layers`` planar layers fitted to exp(−energy) by the annealed reverse KL (checkpointed)."""
+    torch.manual_seed(layers)   # the same initial layers for both targets
+    # Flow maps data → noise; the planar layers act in the sampling direction, hence the Inverse.
+    flow = Flow(T.Inverse(T.Composite([T.Planar(2) for _ in range(layers)])))
+    minimize(flow, reverse_kl_objective(flow, energy, PLANAR_STEPS), steps=PLANAR_STEPS, lr=PLANAR_LR, progress=False,
+             checkpoint=cache_dir() / f"ch05_planar_{energy}_{layers}.pt")
+    return flow
+
+
+# Six independent small fits: side_by_side runs them at the same time, one per CPU core, and returns the flows
+# (the longest first, so that the cores finish together).
+planar_runs = [(energy, layers) for layers in (32, 8, 2) for energy in ("U2", "U3")]
 planar_flows, planar_kl = {}, {}
-for energy in ("U2", "U3"):
+for (energy, layers), flow in zip(planar_runs, side_by_side(planar_flow, planar_runs)):
     log_z = (torch.logsumexp(-data.energy(energy, grid), 0) + cell_area.log()).item()
-    for layers in (2, 8, 32):
-        torch.manual_seed(layers)   # the same initial layers for both targets
-        # Flow maps data → noise; the planar layers act in the sampling direction, hence the Inverse.
-        flow = Flow(T.Inverse(T.Composite([T.Planar(2) for _ in range(layers)])))
-        minimize(flow, reverse_kl_objective(flow, energy, PLANAR_STEPS), steps=PLANAR_STEPS, lr=PLANAR_LR, progress=False,
-                 checkpoint=cache_dir() / f"ch05_planar_{energy}_{layers}.pt")
-        with torch.no_grad():
-            z, log_q = flow.sample_with_log_prob(20000, torch.Generator().manual_seed(4))
-        planar_flows[energy, layers] = z.cpu()
-        planar_kl[energy, layers] = ((log_q + data.energy(energy, z)).mean() + log_z).item()
+    with torch.no_grad():
+        z, log_q = flow.sample_with_log_prob(20000, torch.Generator().manual_seed(4))
+    planar_flows[energy, layers] = z.cpu()
+    planar_kl[energy, layers] = ((log_q + data.energy(energy, z)).mean() + log_z).item()
 
 fig, axes = plt.subplots(2, 4, figsize=(11, 5.4), sharex=True, sharey=True)
 for row, energy in enumerate(("U2", "U3")):
@@ -420,20 +429,28 @@ def realnvp(layers: int = 8, hidden: int = 64) -> Flow:
 
 
 TOYS = ("moons", "rings", "eight_gaussians")
-toy_data, toy_flows, toy_nll = {}, {}, {}
+toy_data, toy_nll = {}, {}
 for i, toy in enumerate(TOYS):
     points = data.toy(toy, 6000, generator=torch.Generator().manual_seed(10 + i))
     toy_data[toy] = {"train": points[:3000], "val": points[3000:4000], "test": points[4000:]}
-    for name, build in (("NICE", nice), ("RealNVP", realnvp)):
-        torch.manual_seed(i)
-        flow = build()
-        # patience = epochs: no early stop, since an affine coupling's loss can spike for an epoch or two at this
-        # learning rate and recover; fit keeps the epoch with the best validation loss either way.
-        fit(flow, toy_data[toy]["train"], toy_data[toy]["val"], epochs=40, batch_size=256, lr=3e-3, patience=40,
-            progress=False, checkpoint=cache_dir() / f"ch05_{name}_{toy}_patience40.pt")
-        toy_flows[toy, name] = flow
-        with torch.no_grad():
-            toy_nll[toy, name] = -flow.log_prob(toy_data[toy]["test"]).mean().item()
+
+
+def toy_flow(toy: str, name: str) -> Flow:
+    """A NICE or RealNVP flow fitted to one toy by maximum likelihood (checkpointed)."""
+    torch.manual_seed(TOYS.index(toy))
+    flow = {"NICE": nice, "RealNVP": realnvp}[name]()
+    # patience = epochs: no early stop, since an affine coupling's loss can spike for an epoch or two at this
+    # learning rate and recover; fit keeps the epoch with the best validation loss either way.
+    fit(flow, toy_data[toy]["train"], toy_data[toy]["val"], epochs=40, batch_size=256, lr=3e-3, patience=40,
+        progress=False, checkpoint=cache_dir() / f"ch05_{name}_{toy}_patience40.pt")
+    return flow
+
+
+toy_runs = [(toy, name) for toy in TOYS for name in ("NICE", "RealNVP")]
+toy_flows = dict(zip(toy_runs, side_by_side(toy_flow, toy_runs)))      # six fits, one per CPU core at a time
+for (toy, name), flow in toy_flows.items():
+    with torch.no_grad():
+        toy_nll[toy, name] = -flow.log_prob(toy_data[toy]["test"]).mean().item()
 
 toy_grid_1d = torch.linspace(-4, 4, 161)
 toy_grid = torch.stack(torch.meshgrid(toy_grid_1d, toy_grid_1d, indexing="xy"), -1).reshape(-1, 2)
@@ -567,9 +584,8 @@ exercises.expect_true("MAF: density in 1 pass, sampling in D = 64; IAF the other
 # true posterior): a smaller gap says the encoder fits its model's posterior better.
 
 # %%
-vaes, vae_bounds = {}, {}
-test_x = split.test.x.to(device())
-for name, steps in (("Gaussian posterior", 0), ("Gaussian + 2 IAF steps", 2)):
+def posterior_vae(steps: int) -> VAE:
+    """Chapter 04's VAE with ``steps`` IAF steps on its Gaussian posterior, trained then fine-tuned (checkpointed)."""
     torch.manual_seed(0)
     vae = VAE(image_shape, levels, latent_dim=8, hidden=256, dropout=0.2, posterior_flows=steps)
     # The Gaussian one is chapter 04's VAE, built and trained the same way: its checkpoint, when chapter 04 ran.
@@ -577,6 +593,14 @@ for name, steps in (("Gaussian posterior", 0), ("Gaussian + 2 IAF steps", 2)):
     fit(vae, split.train, split.val, epochs=1000, batch_size=64, lr=1e-3, patience=30, checkpoint=checkpoint, progress=False)
     fit(vae, split.train, split.val, epochs=100, batch_size=64, lr=1e-4, patience=10, progress=False,
         checkpoint=checkpoint.with_suffix(".fine.pt"))
+    return vae
+
+
+vaes, vae_bounds = {}, {}
+test_x = split.test.x.to(device())
+posteriors = {"Gaussian posterior": 0, "Gaussian + 2 IAF steps": 2}
+for name, vae in zip(posteriors, side_by_side(posterior_vae, [(steps,) for steps in posteriors.values()])):
+    vae.to(device())
     noise = torch.Generator(device=device()).manual_seed(14)
     with torch.no_grad():
         elbo = torch.stack([vae.elbo(test_x, generator=noise) for _ in range(20)]).mean(0)   # (N,), 20 draws each
@@ -649,18 +673,22 @@ exercises.expect_true("that log-det is not trivially 0", bool(dense_logdet.abs()
 # one with uniform and one with variational dequantization, 30 epochs each:
 
 # %%
-def train_digit_flow(dequantizer, name: str) -> ImageFlow:
-    """A multi-scale RealNVP/Glow flow on the dequantization bound, 30 epochs (checkpointed)."""
+def train_digit_flow(name: str) -> ImageFlow:
+    """A multi-scale RealNVP/Glow flow on the dequantization bound (``name``: "uniform" or "variational"),
+    30 epochs (checkpointed)."""
     torch.manual_seed(0)
-    flow = ImageFlow(realnvp_image_body(image_shape, hidden=32), image_shape, levels, dequantizer=dequantizer)
+    body = realnvp_image_body(image_shape, hidden=32)
+    dequantizer = VariationalDequantizer(image_shape, levels) if name == "variational" else None
+    flow = ImageFlow(body, image_shape, levels, dequantizer=dequantizer)
     history = fit(flow, split.train, split.val, epochs=30, batch_size=64, lr=2e-3, patience=20, progress=False,
                   checkpoint=cache_dir() / f"ch05_flow_{name}_{DATASET}.pt")
     flow.training_seconds = history.seconds
     return flow
 
 
-digit_flows = {"uniform": train_digit_flow(None, "uniform"),
-               "variational": train_digit_flow(VariationalDequantizer(image_shape, levels), "variational")}
+# The two are independent: side_by_side trains them at the same time, one per CPU core.
+dequantizations = ("uniform", "variational")
+digit_flows = dict(zip(dequantizations, side_by_side(train_digit_flow, [(name,) for name in dequantizations])))
 flow_nll = {}
 for name, flow in digit_flows.items():
     noise = torch.Generator(device=device()).manual_seed(17)

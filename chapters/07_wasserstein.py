@@ -729,8 +729,8 @@ toy_games = [("8 Gaussians", "WGAN-GP", dict(loss="wasserstein", gradient_penalt
              ("8 Gaussians", "WGAN, spectral norm", dict(loss="wasserstein"), True),
              ("8 Gaussians", "GAN (non-saturating)", dict(loss="non_saturating"), False),
              ("Swiss roll", "WGAN-GP", dict(loss="wasserstein", gradient_penalty=1.0), False)]
-# Five independent runs of small networks: side_by_side trains them at the same time, one per CPU core (a core
-# runs such a network almost as fast as two), and returns what toy_run returns, in order.
+# Five independent runs of small networks, which use two CPU cores poorly: side_by_side trains them at the same
+# time, one per core, and returns what toy_run returns, in order.
 toy_runs = dict(zip([(toy, name) for toy, name, _, _ in toy_games], side_by_side(toy_run, [
     (toy, name, game, spectral) for toy, name, game, spectral in toy_games])))
 fig, axes = plt.subplots(2, len(toy_runs), figsize=(3.2 * len(toy_runs), 6))

@@ -101,13 +101,14 @@ def test_side_by_side_runs_in_workers_as_the_caller(monkeypatch, tmp_path):
     torch.manual_seed(7)
     expected_draw = torch.rand(1).item()
     torch.manual_seed(7)
-    results = runtime.side_by_side(_report, [(2, 3), (4, 5), (6, 7)])
+    results = runtime.side_by_side(_report, [(2, 3), {"b": 5, "a": 4}, (6, 7)])
     assert [r[0] for r in results] == [6, 20, 42]                        # in the order of the calls
     assert all(r[1] != __import__("os").getpid() for r in results)       # in other processes
     assert len({r[1] for r in results}) == 2                             # two workers for 2 cores
     assert all(r[2] == 1 for r in results)                               # one thread each
     assert all(r[3] == "first" for r in results)
     assert all(r[4] == expected_draw for r in results)                   # each starts from the caller's generator
+    assert torch.rand(1).item() == expected_draw                         # which is left as it was
     assert all(r[5] == str(tmp_path) for r in results)
     monkeypatch.setenv("DGM_SIDE_TEST", "second")                        # the reused workers see the change
     assert all(r[3] == "second" for r in runtime.side_by_side(_report, [(1, 1), (1, 1)]))
@@ -116,7 +117,13 @@ def test_side_by_side_runs_in_workers_as_the_caller(monkeypatch, tmp_path):
 def test_side_by_side_in_this_process_when_asked_or_on_one_core(monkeypatch):
     me = __import__("os").getpid()
     monkeypatch.setenv(runtime.WORKERS_VARIABLE, "1")
-    assert [r[1] for r in runtime.side_by_side(_report, [(1, 2), (3, 4)])] == [me, me]
+    torch.manual_seed(5)
+    next_draw = torch.rand(1).item()
+    torch.manual_seed(5)
+    here = runtime.side_by_side(_report, [(1, 2), {"a": 3, "b": 4}])
+    assert [r[1] for r in here] == [me, me]
+    assert [r[4] for r in here] == [next_draw, next_draw]      # as in workers: each call from the caller's state,
+    assert torch.rand(1).item() == next_draw                   # and the caller's generator left as it was
     monkeypatch.delenv(runtime.WORKERS_VARIABLE)
     monkeypatch.setattr(runtime, "_cores", lambda: 1)
     assert [r[0] for r in runtime.side_by_side(_report, [(1, 2), (3, 4)])] == [2, 12]
@@ -151,6 +158,7 @@ def test_side_by_side_raises_a_call_s_error_here(monkeypatch):
     (_report, 5, "calls must be an iterable"),
     (_report, "ab", "calls must be an iterable"),
     (_report, [(1, 2), [3, 4]], r"calls\[1\] must be a tuple"),
+    (_report, [{"a": 1, 2: 3}], r"calls\[0\]: keyword argument names must be str"),
 ])
 def test_side_by_side_rejects_bad_input(function, calls, message):
     with pytest.raises(TypeError, match=message):
