@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import ctypes
+import json
 import os
 import random
 import sys
+import time
 from pathlib import Path
 from typing import Callable, Iterable
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
+
+from .validation import positive_int
 
 _DEVICES = ("cuda", "mps", "cpu")
 
@@ -50,6 +54,22 @@ def seed_everything(seed: int = 0) -> None:
 
 
 WORKERS_VARIABLE = "DGM_WORKERS"
+TRAINING_LOG_VARIABLE = "DGM_TRAINING_LOG"
+_in_worker = False
+
+
+def in_worker() -> bool:
+    """True in a worker process of ``side_by_side``, while it runs a call."""
+    return _in_worker
+
+
+def log_training_record(record: dict) -> None:
+    """Append ``record`` as one JSON line to the file ``$DGM_TRAINING_LOG`` names, if it is set (``make bench``
+    reads it: the training loops log every call, ``side_by_side`` the wall time of its calls in workers)."""
+    path = os.environ.get(TRAINING_LOG_VARIABLE)
+    if path:
+        with open(path, "a", encoding="utf-8") as log:
+            log.write(json.dumps(record) + "\n")
 
 
 def _cores() -> int:
@@ -63,7 +83,7 @@ def workers_for(calls: int) -> int:
     """How many worker processes ``side_by_side`` uses for ``calls`` independent calls: one per CPU core, at most
     one per call; 1 (no worker: the calls run here, in turn) on a GPU or MPS device, or on one core.
     ``$DGM_WORKERS`` sets the most there may be (``DGM_WORKERS=1``: always here, e.g. to see progress bars)."""
-    calls = int(calls)
+    calls = positive_int(calls, "calls", minimum=0)
     wanted = os.environ.get(WORKERS_VARIABLE, "").strip()
     if wanted:
         if not wanted.isdigit() or int(wanted) < 1:
@@ -83,6 +103,8 @@ def _set_random_states(states) -> None:
 
 def _call_as_caller(function, arguments, environment, cwd, random_states, threads):
     """Run in a worker: take the caller's environment, folder, random states and thread budget, then call."""
+    global _in_worker
+    _in_worker = True
     os.environ.clear()
     os.environ.update(environment)
     os.chdir(cwd)
@@ -100,13 +122,14 @@ def side_by_side(function: Callable, calls: Iterable[tuple | dict]) -> list:
     a call given as a dict passes keyword arguments, ``function(**arguments)``.
 
     For independent trainings of small models, which use several CPU cores poorly: on 2 cores, two runs side by
-    side (one PyTorch thread each) finish sooner than one after the other on both cores (a toy GAN: 1.6× sooner). Each call starts
-    from the caller's environment variables (``DGM_CACHE`` …), working folder and random generators (Python's,
-    NumPy's, PyTorch's CPU one), and the caller's generators are left as they were, with workers or without:
-    seed inside ``function`` for results that do not depend on where it ran. What ``function`` changes outside its return value (a global, a print) stays in its worker; files it
-    writes (checkpoints) are written. ``function`` may be defined in a notebook (it is sent by value,
-    ``cloudpickle``). Workers: ``workers_for(len(calls))``; with 1 the calls run here, in turn. An exception
-    in a call is raised here. Returns the results in the order of ``calls``.
+    side (one PyTorch thread each) finish sooner than one after the other on both cores (toy GANs: 1.5× sooner).
+    Each call starts from the caller's environment variables (``DGM_CACHE`` …), working folder and random
+    generators (Python's, NumPy's, PyTorch's CPU one), and the caller's generators are left as they were, with
+    workers or without: seed inside ``function`` for results that do not depend on where it ran. What
+    ``function`` changes outside its return value (a global, a print) stays in its worker; the files it writes
+    (checkpoints) are written. ``function`` may be defined in a notebook (it is sent by value, ``cloudpickle``).
+    Workers: ``workers_for(len(calls))``; with 1 the calls run here, in turn. An exception in a call is raised
+    here. Returns the results in the order of ``calls``.
     """
     if not callable(function):
         raise TypeError(f"function must be callable, got {type(function).__name__}")
@@ -134,8 +157,12 @@ def side_by_side(function: Callable, calls: Iterable[tuple | dict]) -> list:
     caller = (dict(os.environ), os.getcwd(), state, threads)
     # loky: fresh worker processes (no fork of a process holding threads, e.g. a Jupyter kernel), kept for the
     # next call, with their BLAS/OpenMP pools limited to ``threads`` so that the workers do not fight for cores.
+    started = time.perf_counter()
     with parallel_config(backend="loky", inner_max_num_threads=threads):
-        return Parallel(n_jobs=workers)(delayed(_call_as_caller)(function, arguments, *caller) for arguments in calls)
+        results = Parallel(n_jobs=workers)(delayed(_call_as_caller)(function, arguments, *caller) for arguments in calls)
+    log_training_record({"loop": "side_by_side", "model": getattr(function, "__name__", type(function).__name__),
+                         "seconds": round(time.perf_counter() - started, 3), "steps": len(calls), "workers": workers})
+    return results
 
 
 def in_ci() -> bool:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import json
 import math
 import os
 import time
@@ -29,7 +28,7 @@ from torch import nn
 from . import randomness
 from .models.base import TrainableSampler, evaluation_mode
 from .models.gan import GAN
-from .runtime import cache_only
+from .runtime import cache_only, in_worker, log_training_record
 from .runtime import device as default_device
 from .runtime import progress as progress_bar
 from .storage import check_writable, load_checkpoint, save_checkpoint
@@ -218,20 +217,14 @@ def _descend(optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> None:
     optimizer.step()
 
 
-TRAINING_LOG_VARIABLE = "DGM_TRAINING_LOG"
-
-
 def _log_training(loop: str, module: nn.Module, checkpoint: Path | None, seconds: float, steps: int) -> None:
     """Append one line about this call to the file ``$DGM_TRAINING_LOG`` names, if it is set (``make bench``
     reads it: the training seconds of every model of a chapter). ``steps``: epochs or steps run in this call,
-    0 when a finished checkpoint was loaded; ``seconds``: wall time of the call."""
-    path = os.environ.get(TRAINING_LOG_VARIABLE)
-    if not path:
-        return
+    0 when a finished checkpoint was loaded; ``seconds``: wall time of the call; ``worker``: whether it ran in a
+    worker process of ``runtime.side_by_side``."""
     name = checkpoint.stem if checkpoint is not None else type(module).__name__
-    record = {"loop": loop, "model": name, "seconds": round(seconds, 3), "steps": steps}
-    with open(path, "a", encoding="utf-8") as log:
-        log.write(json.dumps(record) + "\n")
+    log_training_record({"loop": loop, "model": name, "seconds": round(seconds, 3), "steps": steps,
+                         "worker": in_worker()})
 
 
 def fit(model: nn.Module, train, val=None, *, epochs: int = 100, batch_size: int = 128, lr: float = 1e-3,

@@ -140,6 +140,10 @@ def test_workers_for(monkeypatch):
     assert runtime.workers_for(9) == 1
     monkeypatch.setenv(runtime.WORKERS_VARIABLE, "2")
     assert runtime.workers_for(9) == 2
+    with pytest.raises(TypeError, match="calls must be an int"):
+        runtime.workers_for(2.0)
+    with pytest.raises(ValueError, match="calls must be ≥ 0"):
+        runtime.workers_for(-1)
     for bad in ("0", "two", "-1", "1.5"):
         monkeypatch.setenv(runtime.WORKERS_VARIABLE, bad)
         with pytest.raises(ValueError, match=runtime.WORKERS_VARIABLE):
@@ -163,3 +167,30 @@ def test_side_by_side_raises_a_call_s_error_here(monkeypatch):
 def test_side_by_side_rejects_bad_input(function, calls, message):
     with pytest.raises(TypeError, match=message):
         runtime.side_by_side(function, calls)
+
+
+def _tiny_fit(name, folder):
+    from course_lib.models import FVSBN
+    from course_lib.train import fit
+    x = torch.randint(0, 3, (40, 1, 2, 2)).float()
+    fit(FVSBN((1, 2, 2), 3), x, epochs=2, progress=False, checkpoint=f"{folder}/{name}.pt")
+    return runtime.in_worker()
+
+
+def test_side_by_side_logs_its_wall_time_and_its_workers_trainings(monkeypatch, tmp_path):
+    import json
+    log = tmp_path / "log.jsonl"
+    monkeypatch.setenv(runtime.TRAINING_LOG_VARIABLE, str(log))
+    monkeypatch.setattr(runtime, "_cores", lambda: 2)
+    monkeypatch.delenv(runtime.WORKERS_VARIABLE, raising=False)
+    assert runtime.side_by_side(_tiny_fit, [("a", str(tmp_path)), ("b", str(tmp_path))]) == [True, True]
+    assert not runtime.in_worker()
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    trainings = sorted((r for r in records if r["loop"] == "fit"), key=lambda r: r["model"])
+    assert [(r["model"], r["steps"], r["worker"]) for r in trainings] == [("a", 2, True), ("b", 2, True)]
+    (call,) = [r for r in records if r["loop"] == "side_by_side"]
+    assert call["model"] == "_tiny_fit" and call["steps"] == 2 and call["workers"] == 2 and call["seconds"] > 0
+    log.unlink()
+    monkeypatch.setenv(runtime.WORKERS_VARIABLE, "1")                  # in this process: no side-by-side record
+    assert runtime.side_by_side(_tiny_fit, [("c", str(tmp_path))]) == [False]
+    assert [(r["loop"], r["worker"]) for r in map(json.loads, log.read_text().splitlines())] == [("fit", False)]

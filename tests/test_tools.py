@@ -147,3 +147,20 @@ def test_data_are_validated_once_not_once_per_batch_or_chunk():
     per_epoch = {batch: host_reads(lambda: fit(VAE(latent_dim=2, hidden=16), split.train, epochs=1, batch_size=batch,
                                                progress=False)) for batch in (100, 250)}
     assert per_epoch[100] - per_epoch[250] == 10 - 4
+
+
+def test_bench_counts_side_by_side_trainings_by_the_wall_time_the_chapter_waited():
+    from course_lib.teaching.bench import ChapterRun, chapter_report
+    trainings = [{"loop": "fit", "model": "here", "seconds": 4.0, "steps": 10, "worker": False},
+                 {"loop": "fit", "model": "there_a", "seconds": 6.0, "steps": 10, "worker": True},
+                 {"loop": "fit", "model": "there_b", "seconds": 5.0, "steps": 0, "worker": True},
+                 {"loop": "side_by_side", "model": "train_both", "seconds": 7.0, "steps": 2, "workers": 2},
+                 {"loop": "minimize", "model": "old_log", "seconds": 1.0, "steps": 5}]        # a record without "worker"
+    lines = chapter_report("x.ipynb", ChapterRun(20.0, 10**9, trainings), budget=60).splitlines()
+    listed = {line.split()[1 if line.split()[0] == "train" else 3]: line for line in lines[1:-1]}
+    assert "(10 epochs, in a worker)" in listed["there_a"] and "(from the cache, in a worker)" in listed["there_b"]
+    assert "(10 epochs)" in listed["here"] and "(5 steps)" in listed["old_log"]
+    assert "(2 calls in 2 workers, wall time)" in listed["train_both"] and "side by side:" in listed["train_both"]
+    # waited: 4 + 1 in the kernel, 7 for the side-by-side call; the 11 s in the workers are not added again
+    assert lines[-1].split()[3] == "12.0" and lines[-1].endswith("the rest of the chapter 8.0 s")
+    assert "(with 11.0 s of training side by side in workers)" in lines[-1]

@@ -63,7 +63,7 @@ def run_chapter(path: Path, timeout: int = 1200) -> ChapterRun:
     import os
     import tempfile
 
-    from ..train import TRAINING_LOG_VARIABLE
+    from ..runtime import TRAINING_LOG_VARIABLE
 
     if not Path(path).is_file():
         raise FileNotFoundError(f"path: no notebook at {path}")
@@ -98,10 +98,19 @@ def chapter_report(name: str, run: ChapterRun, budget: float) -> str:
         flag += f"  OVER the {CHAPTER_MEMORY_BUDGET / 1e9:.1f} GB budget"
     lines = [f"{name:40s} {run.seconds:7.1f} s {run.peak_memory / 1e9:9.2f} GB{flag}"]
     for record in sorted(run.trainings, key=lambda r: -r["seconds"]):
+        if record["loop"] == "side_by_side":
+            lines.append(f"    side by side: {record['model'][:41]:41s} {record['seconds']:6.1f} s  ({record['steps']} calls "
+                         f"in {record['workers']} workers, wall time)")
+            continue
         what = "from the cache" if record["steps"] == 0 else f"{record['steps']} {'epochs' if record['loop'] == 'fit' else 'steps'}"
-        lines.append(f"    train {record['model'][:50]:50s} {record['seconds']:6.1f} s  ({what})")
-    trained = sum(record["seconds"] for record in run.trainings)
-    lines.append(f"    {'training, all models':56s} {trained:6.1f} s; the rest of the chapter {run.seconds - trained:.1f} s")
+        where = ", in a worker" if record.get("worker") else ""
+        lines.append(f"    train {record['model'][:50]:50s} {record['seconds']:6.1f} s  ({what}{where})")
+    # The chapter waited for: the trainings in its own process, and the wall time of the side-by-side calls.
+    waited = sum(record["seconds"] for record in run.trainings if record["loop"] == "side_by_side"
+                 or not record.get("worker"))
+    in_workers = sum(record["seconds"] for record in run.trainings if record.get("worker"))
+    side = f" (with {in_workers:.1f} s of training side by side in workers)" if in_workers else ""
+    lines.append(f"    {'training, all models':56s} {waited:6.1f} s{side}; the rest of the chapter {run.seconds - waited:.1f} s")
     return "\n".join(lines)
 
 
