@@ -58,7 +58,7 @@ from course_lib.evaluation import mode_coverage as reference_mode_coverage
 from course_lib.models import (GAN, BiGAN, ConvEncoder, DCDiscriminator, DCGenerator, JointDiscriminator,
                                MLPDiscriminator, MLPGenerator, discriminator_loss, generator_loss)
 from course_lib.nn import spectral
-from course_lib.runtime import cache_dir, device, seed_everything, side_by_side
+from course_lib.runtime import cache_dir, device, seed_everything
 from course_lib.teaching import exercises
 from course_lib.train import fit_adversarial, minimize
 from course_lib.viz import ClassConditionalExplorer, SeedInterpolationExplorer, plotting
@@ -437,16 +437,7 @@ def show_snapshots(history, title, steps_shown=(250, 750, 1500, 2250, 3000), lim
     plt.show()
 
 
-# This section trains three independent toy GANs: this plain one, the mitigated one and the one on the 5 × 5 grid
-# (both below). Small networks use two CPU cores poorly, so side_by_side trains the three at the same time, one
-# per core, which finishes sooner than one after the other; it returns what train_toy_gan returns for each.
-grid_centres, grid_std = data.grid_centres(5, 2.0), 0.05
-grid_points = data.gaussian_mixture(20000, grid_centres, grid_std, generator=torch.Generator().manual_seed(2))
-toy_gan_runs = {"plain": dict(points=ring, name="ring_plain"),
-                "mitigated": dict(points=ring, name="ring_mitigated", minibatch_std=True, lr_decay=True),
-                "grid": dict(points=grid_points, name="grid_plain", lr=1e-3, steps=2500)}
-toy_gans = dict(zip(toy_gan_runs, side_by_side(train_toy_gan, toy_gan_runs.values())))
-plain_gan, plain_history = toy_gans["plain"]
+plain_gan, plain_history = train_toy_gan(ring, "ring_plain")
 plain_coverage = coverage_over_training(plain_history, ring_centres, ring_std)
 show_snapshots(plain_history, "plain GAN on the ring")
 print("plain GAN, modes covered / high-quality fraction every 250 steps:")
@@ -466,7 +457,7 @@ print("  ".join(f"{c.modes_covered}/{c.high_quality:.2f}" for c in plain_coverag
 #   exercise 5 separates the two effects).
 
 # %%
-mitigated_gan, mitigated_history = toy_gans["mitigated"]      # trained above: minibatch_std=True, lr_decay=True
+mitigated_gan, mitigated_history = train_toy_gan(ring, "ring_mitigated", minibatch_std=True, lr_decay=True)
 mitigated_coverage = coverage_over_training(mitigated_history, ring_centres, ring_std)
 show_snapshots(mitigated_history, "minibatch standard deviation + annealed learning rates")
 
@@ -509,7 +500,9 @@ exercises.expect_true("the plain GAN loses modes during the second half of train
 # with learning rate $10^{-3}$ (and the same $\beta$), for 2 500 steps:
 
 # %%
-grid_gan, grid_history = toy_gans["grid"]      # trained above: plain, lr=1e-3, steps=2500
+grid_centres, grid_std = data.grid_centres(5, 2.0), 0.05
+grid_points = data.gaussian_mixture(20000, grid_centres, grid_std, generator=torch.Generator().manual_seed(2))
+grid_gan, grid_history = train_toy_gan(grid_points, "grid_plain", lr=1e-3, steps=2500)
 grid_coverage = coverage_over_training(grid_history, grid_centres, grid_std)
 show_snapshots(grid_history, "plain GAN on the 5 × 5 grid", steps_shown=(250, 750, 1500, 2000, 2500), limit=5.0)
 print("modes covered (of 25) / high-quality fraction every 250 steps:")

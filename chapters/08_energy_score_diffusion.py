@@ -54,7 +54,7 @@ from course_lib.evaluation import classifier, divergences, gallery, leaderboard,
 from course_lib.models import (DDPM, FVSBN, GLO, NADE, RBM, DCGenerator, FlowMatching, ScoreModel, annealed_langevin,
                                langevin, noise_levels)
 from course_lib.nn import MLPDenoiser, UNetDenoiser
-from course_lib.runtime import cache_dir, seed_everything, side_by_side
+from course_lib.runtime import cache_dir, seed_everything
 from course_lib.teaching import exercises
 from course_lib.train import fit, minimize
 from course_lib.viz import LangevinExplorer, ReverseProcessExplorer, plotting
@@ -348,23 +348,14 @@ LangevinExplorer(lambda x: isotropic_mixture_score(x, ring_weights, ring_means, 
 ring_train = data.gaussian_mixture(4000, ring_means, ring_std, torch.Generator().manual_seed(7))
 ring_test = data.gaussian_mixture(1000, ring_means, ring_std, torch.Generator().manual_seed(8))
 score_levels = noise_levels(4.0, 0.05, 8)
-
-
-def score_model(objective: str) -> ScoreModel:
-    """A noise-conditional score model of the ring, trained with ``objective`` (checkpointed)."""
+score_models, score_samples, score_errors, score_w1 = {}, {}, {}, {}
+for objective in ("denoising", "sliced"):
     seed_everything(0)
     model = ScoreModel(MLPDenoiser((2,), hidden=128, blocks=2), (2,), score_levels, objective=objective,
                        steps_per_level=100, step_size=2e-5)
     fit(model, ring_train, epochs=40, batch_size=256, lr=2e-3, progress=False,
         checkpoint=cache_dir() / f"ch08_score_{objective}.pt")
-    return model
-
-
-# The two trainings are independent: side_by_side runs them at the same time, one per CPU core.
-objectives = ("denoising", "sliced")
-score_models = dict(zip(objectives, side_by_side(score_model, [(objective,) for objective in objectives])))
-score_samples, score_errors, score_w1 = {}, {}, {}
-for objective, model in score_models.items():
+    score_models[objective] = model
     score_samples[objective] = model.sample(1000, torch.Generator().manual_seed(9))
     errors = []
     for level, sigma in enumerate(score_levels.tolist()):
