@@ -94,6 +94,20 @@ def workers_for(calls: int) -> int:
     return max(1, min(calls, limit))
 
 
+def peak_memory() -> int:
+    """This process's peak resident memory in bytes: VmHWM on Linux, ``ru_maxrss`` elsewhere, 0 if unknown."""
+    try:
+        with open("/proc/self/status") as status:
+            return next(int(line.split()[1]) * 1024 for line in status if line.startswith("VmHWM:"))
+    except (OSError, StopIteration):
+        pass
+    try:
+        import resource
+    except ImportError:                 # Windows
+        return 0
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss     # bytes on macOS
+
+
 def _set_random_states(states) -> None:
     python_state, numpy_state, torch_state = states
     random.setstate(python_state)
@@ -102,7 +116,8 @@ def _set_random_states(states) -> None:
 
 
 def _call_as_caller(function, arguments, environment, cwd, random_states, threads):
-    """Run in a worker: take the caller's environment, folder, random states and thread budget, then call."""
+    """Run in a worker: take the caller's environment, folder, random states and thread budget, then call;
+    (the result, the worker's peak memory in bytes)."""
     global _in_worker
     _in_worker = True
     os.environ.clear()
@@ -110,7 +125,7 @@ def _call_as_caller(function, arguments, environment, cwd, random_states, thread
     os.chdir(cwd)
     _set_random_states(random_states)
     torch.set_num_threads(threads)
-    return _call(function, arguments)
+    return _call(function, arguments), peak_memory()
 
 
 def _call(function, arguments):
@@ -159,10 +174,11 @@ def side_by_side(function: Callable, calls: Iterable[tuple | dict]) -> list:
     # next call, with their BLAS/OpenMP pools limited to ``threads`` so that the workers do not fight for cores.
     started = time.perf_counter()
     with parallel_config(backend="loky", inner_max_num_threads=threads):
-        results = Parallel(n_jobs=workers)(delayed(_call_as_caller)(function, arguments, *caller) for arguments in calls)
+        outputs = Parallel(n_jobs=workers)(delayed(_call_as_caller)(function, arguments, *caller) for arguments in calls)
     log_training_record({"loop": "side_by_side", "model": getattr(function, "__name__", type(function).__name__),
-                         "seconds": round(time.perf_counter() - started, 3), "steps": len(calls), "workers": workers})
-    return results
+                         "seconds": round(time.perf_counter() - started, 3), "steps": len(calls), "workers": workers,
+                         "worker_peak_memory": max(peak for _, peak in outputs)})
+    return [result for result, _ in outputs]
 
 
 def in_ci() -> bool:

@@ -190,6 +190,7 @@ def test_side_by_side_logs_its_wall_time_and_its_workers_trainings(monkeypatch, 
     assert [(r["model"], r["steps"], r["worker"]) for r in trainings] == [("a", 2, True), ("b", 2, True)]
     (call,) = [r for r in records if r["loop"] == "side_by_side"]
     assert call["model"] == "_tiny_fit" and call["steps"] == 2 and call["workers"] == 2 and call["seconds"] > 0
+    assert 5e7 < call["worker_peak_memory"] < 5e9           # a worker holds at least PyTorch (~0.2 GB)
     log.unlink()
     monkeypatch.setenv(runtime.WORKERS_VARIABLE, "1")                  # in this process: no side-by-side record
     assert runtime.side_by_side(_tiny_fit, [("c", str(tmp_path))]) == [False]

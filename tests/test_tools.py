@@ -154,9 +154,14 @@ def test_bench_counts_side_by_side_trainings_by_the_wall_time_the_chapter_waited
     trainings = [{"loop": "fit", "model": "here", "seconds": 4.0, "steps": 10, "worker": False},
                  {"loop": "fit", "model": "there_a", "seconds": 6.0, "steps": 10, "worker": True},
                  {"loop": "fit", "model": "there_b", "seconds": 5.0, "steps": 0, "worker": True},
-                 {"loop": "side_by_side", "model": "train_both", "seconds": 7.0, "steps": 2, "workers": 2},
+                 {"loop": "side_by_side", "model": "train_both", "seconds": 7.0, "steps": 2, "workers": 2,
+                  "worker_peak_memory": 3 * 10**8},
                  {"loop": "minimize", "model": "old_log", "seconds": 1.0, "steps": 5}]        # a record without "worker"
     lines = chapter_report("x.ipynb", ChapterRun(20.0, 10**9, trainings), budget=60).splitlines()
+    # the workers' memory counts: 1.0 GB in the kernel + 2 × 0.3 GB over the 1.5 GB budget, not the kernel alone
+    assert "OVER the 1.5 GB budget" in lines[0] and "60 s" not in lines[0]
+    assert lines[1] == "    worker processes: 2 × 0.30 GB at their peak; with the kernel's 1.60 GB"
+    lines = [lines[0], *lines[2:]]
     listed = {line.split()[1 if line.split()[0] == "train" else 3]: line for line in lines[1:-1]}
     assert "(10 epochs, in a worker)" in listed["there_a"] and "(from the cache, in a worker)" in listed["there_b"]
     assert "(10 epochs)" in listed["here"] and "(5 steps)" in listed["old_log"]
