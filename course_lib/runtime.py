@@ -137,7 +137,8 @@ def side_by_side(function: Callable, calls: Iterable[tuple | dict]) -> list:
     a call given as a dict passes keyword arguments, ``function(**arguments)``.
 
     For independent trainings of small models, which use several CPU cores poorly: on 2 cores, two runs side by
-    side (one PyTorch thread each) finish sooner than one after the other on both cores (toy GANs: 1.5× sooner).
+    side (one PyTorch thread each) finish sooner than one after the other on both cores (chapter 07's five toy
+    GANs: 1.3–1.4× sooner, the workers' start included).
     Each call starts from the caller's environment variables (``DGM_CACHE`` …), working folder and random
     generators (Python's, NumPy's, PyTorch's CPU one), and the caller's generators are left as they were, with
     workers or without: seed inside ``function`` for results that do not depend on where it ran. What
