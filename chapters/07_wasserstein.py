@@ -104,13 +104,19 @@ chapter_started = time.perf_counter()
 # %%
 thetas_sampled = torch.tensor([-1.0, -0.5, -0.25, 0.0, 0.25, 0.5, 1.0])
 line_sampler = torch.Generator().manual_seed(0)
-w1_from_samples, js_from_samples = [], []
-for k, theta in enumerate(thetas_sampled.tolist()):
-    p0, p_theta = data.parallel_lines(1000, 0.0, line_sampler), data.parallel_lines(1000, theta, line_sampler)
-    w1_from_samples.append(divergences.empirical_wasserstein(p0, p_theta).distance.item())
-    js_from_samples.append(divergences.discriminator_js(p0, p_theta, steps=300, seed=k,
-                                                        checkpoint=cache_dir() / f"ch07_js_{k}.pt").estimate)
-w1_from_samples, js_from_samples = torch.tensor(w1_from_samples), torch.tensor(js_from_samples)
+sample_pairs = [(data.parallel_lines(1000, 0.0, line_sampler), data.parallel_lines(1000, theta, line_sampler))
+                for theta in thetas_sampled.tolist()]
+w1_from_samples = torch.tensor([divergences.empirical_wasserstein(p0, p_theta).distance.item()
+                                for p0, p_theta in sample_pairs])
+
+
+def js_of_pair(k):
+    """JS between the k-th pair of samples, from a discriminator trained from seed k."""
+    return divergences.discriminator_js(*sample_pairs[k], steps=300, seed=k,
+                                        checkpoint=cache_dir() / f"ch07_js_{k}_seeded.pt").estimate
+
+
+js_from_samples = torch.tensor(side_by_side(js_of_pair, [(k,) for k in range(len(sample_pairs))]))  # 7 at once
 for theta, w1, js in zip(thetas_sampled.tolist(), w1_from_samples.tolist(), js_from_samples.tolist()):
     exact = divergences.parallel_lines_divergences(theta)
     print(f"θ = {theta:+.2f}:  W₁ {exact.w1:.3f} (samples {w1:.3f})   JS {exact.js:.4f} (discriminator {js:.4f})")
@@ -146,7 +152,7 @@ heights = torch.rand(1000, generator=probe_sampler)
 p_probe = torch.stack([theta_probe.expand(1000), heights], 1)
 dw_dtheta, = torch.autograd.grad(divergences.empirical_wasserstein(p0, p_probe).distance, theta_probe)
 discriminator_at_half = divergences.discriminator_js(p0, p_probe.detach(), steps=300, seed=9,
-                                                     checkpoint=cache_dir() / "ch07_js_probe.pt").network
+                                                     checkpoint=cache_dir() / "ch07_js_probe_seeded.pt").network
 js_estimate_at_probe = math.log(2) + 0.5 * (torch.nn.functional.logsigmoid(discriminator_at_half(p0)).mean()
                                             + torch.nn.functional.logsigmoid(-discriminator_at_half(p_probe)).mean())
 djs_dtheta, = torch.autograd.grad(js_estimate_at_probe, theta_probe)
@@ -396,7 +402,9 @@ exercises.expect_close("two-point samples: {0, 1} against {0.6, 0.4} costs (0.4 
 # Now the duality on a 1D pair: $P$ chapter 06's two-Gaussian mixture, $Q = \mathcal N(1, 0.6^2)$. Three values of
 # $W_1$ that must agree: the integral $\int |F_P - F_Q|$ by quadrature, sorting 5 000 samples of each
 # (`divergences.wasserstein_1d`), and a critic trained on the same samples with the gradient penalty
-# (`divergences.critic_wasserstein`, the dual side). The critic is compared with the optimal one,
+# (`divergences.critic_wasserstein`, the dual side). Training a critic is not a convex problem (more below):
+# where it ends depends on its initial weights, which its `seed` draws. So four critics start from four seeds,
+# and the one with the largest dual value is kept. It is compared with the optimal critic,
 # $f^*(x) = \int_0^x \operatorname{sign}(F_Q - F_P)$, up to a constant (the dual value ignores constants).
 
 # %%
@@ -409,8 +417,21 @@ x_axis = torch.linspace(-6, 6, 24001, dtype=torch.float64)
 cdf_gap = (mixture_1d.cdf(x_axis.float()) - normal_1d.cdf(x_axis.float())).double()
 w1_quadrature = torch.trapezoid(cdf_gap.abs(), x_axis).item()
 w1_sorted = divergences.wasserstein_1d(p_1d, q_1d)
-critic_1d = divergences.critic_wasserstein(p_1d[:, None], q_1d[:, None], penalty=30.0, steps=1000, seed=0,
-                                           checkpoint=cache_dir() / "ch07_critic_1d.pt")
+
+
+def critic_1d_from(seed):
+    """The gradient-penalty critic of P against Q, trained from the initial weights that ``seed`` draws."""
+    return divergences.critic_wasserstein(p_1d[:, None], q_1d[:, None], penalty=30.0, steps=1000, seed=seed,
+                                          checkpoint=cache_dir() / f"ch07_critic_1d_seed{seed}.pt")
+
+
+critic_seeds = [0, 1, 2, 3]
+critics_1d = side_by_side(critic_1d_from, [(seed,) for seed in critic_seeds])   # four independent runs at once
+critic_1d = max(critics_1d, key=lambda fitted: fitted.estimate)
+critic_1d_seed = critic_seeds[critics_1d.index(critic_1d)]
+print("dual values of the critics from seeds " + ", ".join(f"{seed}: {fitted.estimate:+.4f}"
+                                                           for seed, fitted in zip(critic_seeds, critics_1d))
+      + f"; kept: seed {critic_1d_seed}")
 optimal_critic = torch.cumulative_trapezoid(torch.sign(-cdf_gap), x_axis, dim=0)
 optimal_critic = torch.cat([torch.zeros(1, dtype=torch.float64), optimal_critic])
 optimal_critic = optimal_critic - optimal_critic[len(x_axis) // 2]            # f*(0) = 0
@@ -450,7 +471,9 @@ print(f"dual value of f* on the samples {value_of_optimal:.4f}, of the trained c
 
 # %% tags=["check"]
 exercises.expect_close("sorting 5 000 samples gives the quadrature's W₁ within 3 %", w1_sorted, w1_quadrature, rtol=0.03)
-exercises.expect_close("the trained critic's dual value gives W₁ within 5 %", critic_1d.estimate, w1_quadrature, rtol=0.05)
+exercises.expect_close("the best critic's dual value gives W₁ within 5 %", critic_1d.estimate, w1_quadrature, rtol=0.05)
+exercises.expect_true("where training ends depends on the start: some seed's critic stays below half the best value",
+                      min(fitted.estimate for fitted in critics_1d) < 0.5 * critic_1d.estimate)
 exercises.expect_true("left of the crossing the trained critic follows f* within 0.2", critic_gap < 0.2)
 exercises.expect_close("f* attains W₁ on the samples (the value of the dual at its optimum)", value_of_optimal,
                        w1_sorted, rtol=0.01)
@@ -461,26 +484,39 @@ exercises.expect_true("this critic stays straight past the crossing (slope < 0) 
 # **A warning: the penalised problem is not convex in the weights.** Replace $Q$ by $\mathcal N(0, 1.2^2)$, which
 # has the same mean as $P$. A linear critic $f(x) = \pm x$ then satisfies the penalty everywhere and has value 0;
 # the optimal critic is V-shaped near the centre, and to bend a line into a V the slope must pass through 0 on
-# one side, which the penalty resists. From the same start, training can stay on that ridge:
+# one side, which the penalty resists. Training can stay on that ridge; from the same four seeds:
 
 # %%
 torch.manual_seed(6)
 p_sym, q_sym = mixture_1d.sample((5000,)), torch.distributions.Normal(0.0, 1.2).sample((5000,))
-stuck = divergences.critic_wasserstein(p_sym[:, None], q_sym[:, None], penalty=30.0, steps=1000, seed=0,
-                                       checkpoint=cache_dir() / "ch07_critic_1d_symmetric.pt")
 w1_sym = divergences.wasserstein_1d(p_sym, q_sym)
-stuck_slope = divergences.lipschitz_estimate(stuck.network, torch.cat([p_sym, q_sym])[:, None])
-print(f"P against N(0, 1.2²): W₁ by sorting {w1_sym:.4f}, trained critic's value {stuck.estimate:.4f}, "
-      f"its largest slope {stuck_slope:.3f}")
+
+
+def symmetric_critic_from(seed):
+    """The gradient-penalty critic of P against N(0, 1.2²), trained from the initial weights that ``seed`` draws."""
+    return divergences.critic_wasserstein(p_sym[:, None], q_sym[:, None], penalty=30.0, steps=1000, seed=seed,
+                                          checkpoint=cache_dir() / f"ch07_critic_1d_symmetric_seed{seed}.pt")
+
+
+symmetric_critics = side_by_side(symmetric_critic_from, [(seed,) for seed in critic_seeds])
+symmetric_slopes = [divergences.lipschitz_estimate(fitted.network, torch.cat([p_sym, q_sym])[:, None])
+                    for fitted in symmetric_critics]
+print(f"P against N(0, 1.2²): W₁ by sorting {w1_sym:.4f}; the critics' values (largest slope) from seeds "
+      + ", ".join(f"{seed}: {fitted.estimate:.4f} ({slope:.2f})"
+                  for seed, fitted, slope in zip(critic_seeds, symmetric_critics, symmetric_slopes)))
 
 # %% tags=["check"]
-exercises.expect_true("on the same-mean pair this critic stays below half of W₁ (a local optimum, not a bound problem)",
-                      stuck.estimate < 0.5 * w1_sym and stuck_slope < 1.2)
+exercises.expect_true("from some seed the critic stays below half of W₁ with its slope under 1.2 (a local optimum, "
+                      "not a bound problem)", any(fitted.estimate < 0.5 * w1_sym and slope < 1.2
+                                                  for fitted, slope in zip(symmetric_critics, symmetric_slopes)))
+exercises.expect_true("and the best of the four starts gets within 10 % of W₁",
+                      max(fitted.estimate for fitted in symmetric_critics) > 0.9 * w1_sym)
 
 # %% [markdown]
-# The estimate is still about a lower bound (the critic's slope stays near 1), just a useless one. In a WGAN
-# the critic is retrained a few steps at a time while the generator moves, which may shake it off such
-# ridges; when an estimate matters, train several critics from different seeds and keep the largest value.
+# A stuck estimate is still about a lower bound (the critic's slope stays near 1), just a useless one. In a
+# WGAN the critic is retrained a few steps at a time while the generator moves, which may shake it off such
+# ridges; when an estimate matters, do as here: train several critics from different seeds and keep the
+# largest value (each is about a lower bound on W₁).
 
 # %% [markdown]
 # Where $F_P > F_Q$ the optimal critic falls, where $F_P < F_Q$ it climbs, at slope 1 — the mass of $P$ sits
@@ -597,7 +633,7 @@ lines_p, lines_q = data.parallel_lines(2000, 0.0, line_sampler), data.parallel_l
 soft_estimates = {}
 for penalty in (10.0, 30.0):
     soft_estimates[penalty] = divergences.critic_wasserstein(lines_p, lines_q, penalty=penalty, steps=500, seed=0,
-                                                             checkpoint=cache_dir() / f"ch07_lines_gp{penalty:g}.pt").estimate
+                                                             checkpoint=cache_dir() / f"ch07_lines_gp{penalty:g}_seeded.pt").estimate
     print(f"λ = {penalty:g}: critic's estimate {soft_estimates[penalty]:.4f}, predicted 1 + 1/(2λ) = {1 + 1 / (2 * penalty):.4f}"
           f"  (W₁ = 1)")
 
@@ -619,12 +655,23 @@ toy_pairs = {"8 Gaussians": (data.gaussian_mixture(2000, ring_centres, 0.05, toy
                              torch.randn(2000, 2, generator=toy_sampler)),
              "Swiss roll": (data.swiss_roll(2000, generator=toy_sampler), torch.randn(2000, 2, generator=toy_sampler))}
 clip_value = 0.01
+constraints = ("clip", "gradient_penalty", "spectral")
+
+
+def toy_critic(t, c):
+    """The critic of pair number t under constraint number c (trained once: then read from its checkpoint)."""
+    toy_p, toy_q = list(toy_pairs.values())[t]
+    return divergences.critic_wasserstein(toy_p, toy_q, constraint=constraints[c], clip=clip_value, steps=600,
+                                          seed=0, checkpoint=cache_dir() / f"ch07_critic_{t}{c}_seeded.pt")
+
+
+# the six trainings are independent: side by side they write their checkpoints, which the loop reads back
+side_by_side(lambda t, c: toy_critic(t, c).estimate, [(t, c) for t in range(len(toy_pairs)) for c in range(3)])
 critics, rows = {}, []
 for t, (toy, (toy_p, toy_q)) in enumerate(toy_pairs.items()):
     w1_exact = divergences.empirical_wasserstein(toy_p, toy_q).distance.item()
-    for c, constraint in enumerate(("clip", "gradient_penalty", "spectral")):
-        fitted = divergences.critic_wasserstein(toy_p, toy_q, constraint=constraint, clip=clip_value, steps=600,
-                                                seed=0, checkpoint=cache_dir() / f"ch07_critic_{t}{c}.pt")
+    for c, constraint in enumerate(constraints):
+        fitted = toy_critic(t, c)
         lipschitz = divergences.lipschitz_estimate(fitted.network, torch.cat([toy_p, toy_q]))
         critics[toy, constraint] = fitted
         rows.append((toy, constraint, w1_exact, fitted.estimate, lipschitz))
@@ -645,7 +692,7 @@ fig, axes = plt.subplots(2, 4, figsize=(14, 6.4))
 grid_side = torch.linspace(-3.2, 3.2, 161)
 grid_points = torch.cartesian_prod(grid_side, grid_side)
 for row, (toy, (toy_p, toy_q)) in enumerate(toy_pairs.items()):
-    for col, constraint in enumerate(("clip", "gradient_penalty", "spectral")):
+    for col, constraint in enumerate(constraints):
         with torch.no_grad():
             surface = critics[toy, constraint].network(grid_points).reshape(161, 161).T
         ax = axes[row, col]

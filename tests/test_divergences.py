@@ -138,6 +138,27 @@ def test_spectral_and_clipped_critics_respect_their_constraints_and_js_saturates
     assert same.estimate < 0.05
 
 
+@pytest.mark.parametrize("estimate", [
+    lambda p, q, seed: divergences.critic_wasserstein(p, q, steps=20, seed=seed),
+    lambda p, q, seed: divergences.critic_wasserstein(p, q, constraint="spectral", steps=20, seed=seed),
+    lambda p, q, seed: divergences.discriminator_js(p, q, steps=20, seed=seed),
+])
+def test_a_trained_estimate_depends_on_its_seed_alone_and_leaves_the_global_generator_alone(estimate):
+    generator = torch.Generator().manual_seed(6)
+    p, q = data.parallel_lines(200, 0.0, generator), data.parallel_lines(200, 0.5, generator)
+    torch.manual_seed(1)
+    first = estimate(p, q, 0)
+    after = torch.rand(3)
+    torch.manual_seed(2)            # another global state: same seed, same initial weights, same estimate
+    second = estimate(p, q, 0)
+    torch.manual_seed(1)
+    assert torch.equal(torch.rand(3), after)     # the estimate drew nothing from the global generator
+    assert second.estimate == first.estimate and second.losses == first.losses
+    assert all(torch.equal(a, b) for a, b in zip(first.network.state_dict().values(),
+                                                 second.network.state_dict().values()))
+    assert estimate(p, q, 1).losses[0] != first.losses[0]     # another seed, other initial weights
+
+
 def test_gradient_penalty_is_exact_for_a_linear_critic_and_per_example_for_images():
     linear = torch.nn.Linear(5, 1, dtype=torch.float64)
     real, fake = torch.randn(32, 5, dtype=torch.float64), torch.randn(32, 5, dtype=torch.float64)
@@ -219,6 +240,8 @@ def test_minimize_after_step_runs_after_every_step():
     (lambda: divergences.critic_wasserstein(torch.zeros(1, 2), torch.zeros(5, 2)), ValueError, "at least 2"),
     (lambda: divergences.critic_wasserstein(torch.zeros(5, 2), torch.zeros(5, 2), penalty=-1.0), ValueError, "penalty"),
     (lambda: divergences.discriminator_js(torch.zeros(5, 2), torch.zeros(5, 2), steps=0), ValueError, "steps"),
+    (lambda: divergences.discriminator_js(torch.zeros(5, 2), torch.zeros(5, 2), seed=-1), ValueError, "seed"),
+    (lambda: divergences.critic_wasserstein(torch.zeros(5, 2), torch.zeros(5, 2), seed=1.5), TypeError, "seed"),
     (lambda: divergences.lipschitz_estimate(3, torch.zeros(2, 2)), TypeError, "function"),
     (lambda: divergences.lipschitz_estimate(lambda x: x, torch.zeros(2, 2)), ValueError, "one value per point"),
     (lambda: gradient_penalty(lambda x, c=None: x.sum(1), torch.zeros(3, 2), torch.zeros(4, 2)), ValueError, "same shape"),

@@ -198,6 +198,14 @@ def _training_samples(p, q):
     return p, q.to(p)
 
 
+def _seeded_network(seed, build) -> nn.Module:
+    """``build()``'s network with its initial weights drawn from a generator seeded by ``seed``: an estimate
+    depends on its ``seed`` alone, not on what ran before it, and PyTorch's global generator is left as it was."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(positive_int(seed, "seed", minimum=0))
+        return build()
+
+
 def _fit(network, p, q, loss_of_batch, *, steps, batch_size, lr, seed, checkpoint, after_step=None):
     def objective(generator, step):
         # minibatch indices from the seeded generator: reproducible, and a checkpoint resumes exactly
@@ -218,13 +226,15 @@ def critic_wasserstein(p, q, *, constraint: str = "gradient_penalty", penalty: f
     ``"clip"`` (every weight clamped to [−clip, clip] after each step, WGAN) or ``"spectral"`` (spectral norm
     on every layer). ``estimate`` = E_p f − E_q f on all the samples: a lower bound on W₁ when f is
     1-Lipschitz (clipping gives an unknown constant instead, so its value is W₁ times that constant at best).
+    ``seed`` draws the initial weights, the minibatches and the interpolates: one seed, one estimate.
     """
     p, q = _training_samples(p, q)
     if constraint not in CONSTRAINTS:
         raise ValueError(f"constraint must be one of {CONSTRAINTS}, got {constraint!r}")
     penalty, clip_value = positive_float(penalty, "penalty", allow_zero=True), positive_float(clip, "clip")
-    critic = MLPDiscriminator(p.shape[1], positive_int(hidden, "hidden"), positive_int(layers, "layers"),
-                              spectral=constraint == "spectral").to(p.device)
+    hidden, layers = positive_int(hidden, "hidden"), positive_int(layers, "layers")
+    critic = _seeded_network(seed, lambda: MLPDiscriminator(p.shape[1], hidden, layers,
+                                                            spectral=constraint == "spectral")).to(p.device)
 
     def loss_of_batch(real, fake, generator):
         loss = discriminator_loss(critic(real), critic(fake), "wasserstein")    # −(the dual's value)
@@ -249,9 +259,11 @@ def discriminator_js(p, q, *, hidden: int = 64, layers: int = 3, steps: int = 10
                      lr: float = 1e-3, seed: int = 0, checkpoint: str | os.PathLike | None = None) -> TrainedEstimate:
     """JS(p, q) in nats from samples p (N, D) and q (M, D): a discriminator trained with the GAN's logistic
     loss reaches max_D V = −ln 4 + 2 JS (chapter 06), so JS ≈ ln 2 + V/2 with V = E_p ln D + E_q ln(1 − D)
-    on all the samples. Never above ln 2; below JS when the discriminator is not optimal."""
+    on all the samples. Never above ln 2; below JS when the discriminator is not optimal. ``seed`` draws the
+    initial weights and the minibatches: one seed, one estimate."""
     p, q = _training_samples(p, q)
-    discriminator = MLPDiscriminator(p.shape[1], positive_int(hidden, "hidden"), positive_int(layers, "layers")).to(p.device)
+    hidden, layers = positive_int(hidden, "hidden"), positive_int(layers, "layers")
+    discriminator = _seeded_network(seed, lambda: MLPDiscriminator(p.shape[1], hidden, layers)).to(p.device)
 
     def loss_of_batch(real, fake, generator):
         return discriminator_loss(discriminator(real), discriminator(fake))     # −V on the minibatch
