@@ -513,7 +513,7 @@ exercises.expect_true("and the best of the four starts gets within 10 % of W₁"
                       max(fitted.estimate for fitted in symmetric_critics) > 0.9 * w1_sym)
 
 # %% [markdown]
-# A stuck estimate is still about a lower bound (the critic's slope stays near 1), just a useless one. In a
+# A stuck critic whose slope stays near 1 still gives about a lower bound, just a useless one. In a
 # WGAN the critic is retrained a few steps at a time while the generator moves, which may shake it off such
 # ridges; when an estimate matters, do as here: train several critics from different seeds and keep the
 # largest value (each is about a lower bound on W₁).
@@ -665,8 +665,13 @@ def toy_critic(t, c):
                                           seed=0, checkpoint=cache_dir() / f"ch07_critic_{t}{c}_seeded.pt")
 
 
-# the six trainings are independent: side by side they write their checkpoints, which the loop reads back
-side_by_side(lambda t, c: toy_critic(t, c).estimate, [(t, c) for t in range(len(toy_pairs)) for c in range(3)])
+def train_toy_critic(t, c) -> float:
+    """Trains the critic (its checkpoint) and returns its estimate only: a spectrally normalised network cannot
+    be pickled back from a worker process, so the loop below reads every critic from its checkpoint."""
+    return toy_critic(t, c).estimate
+
+
+side_by_side(train_toy_critic, [(t, c) for t in range(len(toy_pairs)) for c in range(3)])   # six independent runs
 critics, rows = {}, []
 for t, (toy, (toy_p, toy_q)) in enumerate(toy_pairs.items()):
     w1_exact = divergences.empirical_wasserstein(toy_p, toy_q).distance.item()
