@@ -419,14 +419,15 @@ w1_quadrature = torch.trapezoid(cdf_gap.abs(), x_axis).item()
 w1_sorted = divergences.wasserstein_1d(p_1d, q_1d)
 
 
-def critic_1d_from(seed):
-    """The gradient-penalty critic of P against Q, trained from the initial weights that ``seed`` draws."""
-    return divergences.critic_wasserstein(p_1d[:, None], q_1d[:, None], penalty=30.0, steps=1000, seed=seed,
-                                          checkpoint=cache_dir() / f"ch07_critic_1d_seed{seed}.pt")
+def critic_1d_from(p, q, name, seed):
+    """The gradient-penalty critic of 1-D samples p against q (N,), trained from the initial weights that
+    ``seed`` draws (checkpoint ch07_<name>_seed<seed>)."""
+    return divergences.critic_wasserstein(p[:, None], q[:, None], penalty=30.0, steps=1000, seed=seed,
+                                          checkpoint=cache_dir() / f"ch07_{name}_seed{seed}.pt")
 
 
 critic_seeds = [0, 1, 2, 3]
-critics_1d = side_by_side(critic_1d_from, [(seed,) for seed in critic_seeds])   # four independent runs at once
+critics_1d = side_by_side(critic_1d_from, [(p_1d, q_1d, "critic_1d", seed) for seed in critic_seeds])   # at once
 critic_1d = max(critics_1d, key=lambda fitted: fitted.estimate)
 critic_1d_seed = critic_seeds[critics_1d.index(critic_1d)]
 print("dual values of the critics from seeds " + ", ".join(f"{seed}: {fitted.estimate:+.4f}"
@@ -490,15 +491,7 @@ exercises.expect_true("this critic stays straight past the crossing (slope < 0) 
 torch.manual_seed(6)
 p_sym, q_sym = mixture_1d.sample((5000,)), torch.distributions.Normal(0.0, 1.2).sample((5000,))
 w1_sym = divergences.wasserstein_1d(p_sym, q_sym)
-
-
-def symmetric_critic_from(seed):
-    """The gradient-penalty critic of P against N(0, 1.2²), trained from the initial weights that ``seed`` draws."""
-    return divergences.critic_wasserstein(p_sym[:, None], q_sym[:, None], penalty=30.0, steps=1000, seed=seed,
-                                          checkpoint=cache_dir() / f"ch07_critic_1d_symmetric_seed{seed}.pt")
-
-
-symmetric_critics = side_by_side(symmetric_critic_from, [(seed,) for seed in critic_seeds])
+symmetric_critics = side_by_side(critic_1d_from, [(p_sym, q_sym, "critic_1d_symmetric", seed) for seed in critic_seeds])
 symmetric_slopes = [divergences.lipschitz_estimate(fitted.network, torch.cat([p_sym, q_sym])[:, None])
                     for fitted in symmetric_critics]
 print(f"P against N(0, 1.2²): W₁ by sorting {w1_sym:.4f}; the critics' values (largest slope) from seeds "

@@ -32,7 +32,7 @@ from .runtime import cache_only, in_worker, log_training_record
 from .runtime import device as default_device
 from .runtime import progress as progress_bar
 from .storage import check_writable, load_checkpoint, save_checkpoint
-from .validation import as_float_tensor, finite_float, has_values, positive_float, positive_int
+from .validation import as_float_tensor, finite_float, has_values, positive_float, positive_int, seed_int
 
 
 @dataclass
@@ -82,13 +82,6 @@ def _as_device(device) -> torch.device:
     if dev.type == "mps" and not torch.backends.mps.is_available():
         raise ValueError(f"device is {device!r}, but MPS is not available on this machine: pass device='cpu' or None")
     return dev
-
-
-def _seed(seed) -> int:
-    seed = positive_int(seed, "seed", minimum=0)
-    if seed >= 2**63:
-        raise ValueError(f"seed must be < 2**63, got {seed}")
-    return seed
 
 
 def _check_parameters(module: nn.Module, name: str) -> None:
@@ -261,7 +254,7 @@ def fit(model: nn.Module, train, val=None, *, epochs: int = 100, batch_size: int
     lr = positive_float(lr, "lr")
     weight_decay = positive_float(weight_decay, "weight_decay", allow_zero=True)
     patience = positive_int(patience, "patience")
-    seed = _seed(seed)
+    seed = seed_int(seed)
     schedule = _check_schedule(schedule)
     if transform is not None and not callable(transform):
         raise TypeError(f"transform must be callable or None, got {type(transform).__name__}")
@@ -392,7 +385,7 @@ def minimize(module: nn.Module, objective: Callable[[torch.Generator | None, int
         raise TypeError(f"after_step must be callable (no arguments) or None, got {type(after_step).__name__}")
     _check_flags(progress=progress)
     _check_parameters(module, "module")
-    steps, lr, seed = positive_int(steps, "steps"), positive_float(lr, "lr"), _seed(seed)
+    steps, lr, seed = positive_int(steps, "steps"), positive_float(lr, "lr"), seed_int(seed)
     schedule = _check_schedule(schedule)
     checkpoint = _checkpoint_path(checkpoint)
     dev = _as_device(device)
@@ -487,7 +480,7 @@ def fit_adversarial(gan: nn.Module, train, *, steps: int, batch_size: int = 64, 
         raise ValueError(f"betas must be two numbers in [0, 1), got {betas!r}")
     discriminator_steps = positive_int(discriminator_steps, "discriminator_steps")
     snapshot_every = positive_int(snapshot_every, "snapshot_every", minimum=0)
-    snapshot_size, seed = positive_int(snapshot_size, "snapshot_size"), _seed(seed)
+    snapshot_size, seed = positive_int(snapshot_size, "snapshot_size"), seed_int(seed)
     checkpoint = _checkpoint_path(checkpoint)
     dev = _as_device(device)
     gan.to(dev)

@@ -100,6 +100,14 @@ def positive_int(value, name: str, *, minimum: int = 1) -> int:
     return int(value)
 
 
+def seed_int(value, name: str = "seed") -> int:
+    """``value`` as a seed for PyTorch's generators: an int in [0, 2**63)."""
+    value = positive_int(value, name, minimum=0)
+    if value >= 2**63:
+        raise ValueError(f"{name} must be < 2**63, got {value}")
+    return value
+
+
 def positive_float(value, name: str, *, allow_zero: bool = False) -> float:
     """``value`` as a finite float > 0 (≥ 0 with ``allow_zero``)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):

@@ -242,6 +242,7 @@ def test_minimize_after_step_runs_after_every_step():
     (lambda: divergences.discriminator_js(torch.zeros(5, 2), torch.zeros(5, 2), steps=0), ValueError, "steps"),
     (lambda: divergences.discriminator_js(torch.zeros(5, 2), torch.zeros(5, 2), seed=-1), ValueError, "seed"),
     (lambda: divergences.critic_wasserstein(torch.zeros(5, 2), torch.zeros(5, 2), seed=1.5), TypeError, "seed"),
+    (lambda: divergences.critic_wasserstein(torch.zeros(5, 2), torch.zeros(5, 2), seed=2**64), ValueError, "seed"),
     (lambda: divergences.lipschitz_estimate(3, torch.zeros(2, 2)), TypeError, "function"),
     (lambda: divergences.lipschitz_estimate(lambda x: x, torch.zeros(2, 2)), ValueError, "one value per point"),
     (lambda: gradient_penalty(lambda x, c=None: x.sum(1), torch.zeros(3, 2), torch.zeros(4, 2)), ValueError, "same shape"),

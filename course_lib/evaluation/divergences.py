@@ -24,7 +24,7 @@ from torch import nn
 from .. import randomness
 from ..models.gan import MLPDiscriminator, clip_weights, discriminator_loss, gradient_penalty
 from ..train import minimize
-from ..validation import as_float_tensor, finite_float, positive_float, positive_int
+from ..validation import as_float_tensor, finite_float, positive_float, positive_int, seed_int
 
 CONSTRAINTS = ("gradient_penalty", "clip", "spectral")
 
@@ -202,7 +202,7 @@ def _seeded_network(seed, build) -> nn.Module:
     """``build()``'s network with its initial weights drawn from a generator seeded by ``seed``: an estimate
     depends on its ``seed`` alone, not on what ran before it, and PyTorch's global generator is left as it was."""
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(positive_int(seed, "seed", minimum=0))
+        torch.manual_seed(seed_int(seed))
         return build()
 
 
