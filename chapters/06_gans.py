@@ -505,7 +505,8 @@ exercises.expect_true("the plain GAN loses modes during the second half of train
 # each time; see `tests/test_gan_targets.py`.)
 #
 # The 5 × 5 grid has 25 modes, and its corner modes lie far from where the generator starts. The plain GAN,
-# with learning rate $10^{-3}$ (and the same $\beta$), for 2 500 steps (trained with the first one):
+# with learning rate $10^{-3}$ (and the same $\beta$), for 2 500 steps (trained above, side by side with the two
+# ring GANs):
 
 # %%
 grid_gan, grid_history = toy_gans["grid, plain"]                     # trained with the plain one above
