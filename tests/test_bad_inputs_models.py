@@ -214,6 +214,7 @@ def test_logistic_mixture_and_masks_reject_bad_input(call, error, message):
     (lambda: PixelCNN(first_kernel=6), ValueError, r"first_kernel must be odd, got 6"),
     (lambda: MADE(hidden=8), TypeError, r"hidden must be a list or tuple of ints, got int"),
     (lambda: MADE(hidden=(8, 0)), ValueError, r"hidden must be ≥ 1, got 0"),
+    (lambda: MADE(seed=2**64), ValueError, r"seed must be < 2\*\*63"),
     (lambda: CausalConvSequence(dilations=3), TypeError, r"dilations must be a list or tuple of ints, got int"),
     (lambda: CausalConvSequence(dilations=(1, 2.0)), TypeError, r"dilations must be an int, got float"),
     (lambda: GRUSequence(hidden=0), ValueError, r"hidden must be ≥ 1"),

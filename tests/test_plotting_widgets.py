@@ -419,6 +419,11 @@ def test_parallel_lines_explorer_rejects_bad_input(kwargs, error, match):
         widgets.ParallelLinesExplorer(**kwargs)
 
 
+def test_parallel_lines_figure_rejects_a_seed_pytorch_cannot_take():
+    with pytest.raises(ValueError, match=r"seed must be < 2\*\*63"):       # not PyTorch's overflow error
+        widgets.parallel_lines_figure(0.5, seed=2**64)
+
+
 # --- chapter 08: Langevin and the reverse process ----------------------------------------------------------
 
 
@@ -466,6 +471,7 @@ def test_langevin_explorer_recomputes_the_run_when_the_step_size_changes():
     (lambda: widgets.LangevinExplorer(lambda x: -x, torch.zeros(5, 2), step_size=0.0), ValueError,
      "step_size must be finite and > 0"),
     (lambda: widgets.LangevinExplorer(lambda x: -x, torch.zeros(5, 2), seed=-1), ValueError, "seed must be ≥ 0"),
+    (lambda: widgets.LangevinExplorer(lambda x: -x, torch.zeros(5, 2), seed=2**64), ValueError, r"seed must be < 2\*\*63"),
     (lambda: widgets.LangevinExplorer(lambda x: -x, torch.zeros(5, 2), limit=-1.0), ValueError, "limit must be finite and > 0"),
     (lambda: widgets.langevin_figure([], 0), ValueError, "trajectory must hold at least one state"),
     (lambda: widgets.langevin_figure([torch.zeros(3, 2)] * 3, 3), ValueError, r"step must be a step in \[0, 2\], got 3"),

@@ -231,6 +231,8 @@ def test_record_model_draws_seeded_samples_and_quantizes_dequantized_ones():
         gallery.record_model("kde", 1, kde, levels=17)
     with pytest.raises(TypeError, match="sample"):
         gallery.record_model("x", 1, object(), levels=17)
+    with pytest.raises(ValueError, match=r"seed must be < 2\*\*63"):   # not PyTorch's overflow error
+        gallery.record_model("categorical", 1, categorical, levels=17, seed=2**64)
 
 
 def test_parzen_estimate_approaches_a_known_density_in_one_dimension():

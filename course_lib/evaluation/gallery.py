@@ -20,7 +20,7 @@ import torch
 from ..data import quantize
 from ..runtime import cache_dir
 from ..storage import load_checkpoint, save_checkpoint
-from ..validation import as_float_tensor, as_level_images, non_empty_str, positive_float, positive_int
+from ..validation import as_float_tensor, as_level_images, non_empty_str, positive_float, positive_int, seed_int
 
 SAMPLES = 1000     # per model: the same number for every model, since FID and KID depend on it
 
@@ -73,7 +73,7 @@ def record_model(model_name: str, chapter: int, model, *, levels: int, dataset: 
     model of flattened images, whose samples are (SAMPLES, C·H·W)."""
     if not callable(getattr(model, "sample", None)):
         raise TypeError(f"model must have a sample(n, generator=…) method (a course model), got {type(model).__name__}")
-    seed = positive_int(seed, "seed", minimum=0)
+    seed = seed_int(seed)
     device = getattr(model, "device", torch.device("cpu"))
     generator = torch.Generator(device).manual_seed(seed)
     if context is not None:

@@ -23,7 +23,8 @@ from torch import nn
 from .. import randomness
 from ..distributions import log_mean_exp
 from ..nn.masked import CausalConv1d, MaskedConv2d, MaskedLinear, made_masks
-from ..validation import as_float_tensor, dropout_rate, generator_or_none, int_sequence, odd_int, positive_int
+from ..validation import (as_float_tensor, dropout_rate, generator_or_none, int_sequence, odd_int, positive_int,
+                          seed_int)
 from .base import ImageModel, evaluation_mode
 
 
@@ -180,7 +181,7 @@ class MADE(AutoregressiveImageModel):
         hidden = int_sequence(hidden, "hidden")
         sizes = [self.pixels, *hidden, self.pixels * levels]
         self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:]))
-        generator = torch.Generator().manual_seed(positive_int(seed, "seed", minimum=0))
+        generator = torch.Generator().manual_seed(seed_int(seed))
         orders, masks = [], []
         for k in range(self.n_masks):
             order = torch.arange(self.pixels) if k == 0 else randomness.permutation(self.pixels, generator=generator)

@@ -20,7 +20,7 @@ from .. import randomness
 from ..models.kde import GaussianKDE
 from ..models.mixtures import COVARIANCE_TYPES, GaussianMixture, e_step
 from ..nn.transforms import Composite
-from ..validation import as_float_tensor, finite_float, positive_float, positive_int
+from ..validation import as_float_tensor, finite_float, positive_float, positive_int, seed_int
 
 
 class FigureExplorer:
@@ -397,7 +397,7 @@ def parallel_lines_figure(theta: float, n: int = 24, thetas=None, estimates: dic
     from ..evaluation.divergences import empirical_wasserstein, parallel_lines_divergences
 
     theta, n = finite_float(theta, "theta"), positive_int(n, "n")
-    generator = torch.Generator().manual_seed(positive_int(seed, "seed", minimum=0))
+    generator = torch.Generator().manual_seed(seed_int(seed))
     p0, p_theta = parallel_lines(n, 0.0, generator), parallel_lines(n, theta, generator)
     matching = empirical_wasserstein(p0, p_theta).matching
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6), gridspec_kw={"width_ratios": [1, 1.6]})
@@ -599,7 +599,7 @@ class LangevinExplorer(FigureExplorer):
         self.score, self.log_density, self._langevin = score, log_density, langevin
         self.start = as_float_tensor(start, "start", ndim=2, last_dim=2)
         self.max_steps, self.limit = positive_int(max_steps, "max_steps"), positive_float(limit, "limit")
-        self.seed = positive_int(seed, "seed", minimum=0)
+        self.seed = seed_int(seed)
         step_size = positive_float(step_size, "step_size")
         self.step_slider = widgets.FloatLogSlider(value=step_size, base=10, min=-4, max=0, step=0.25,
                                                   description="step ε", continuous_update=False)
