@@ -59,13 +59,15 @@ _in_worker = False
 
 
 def in_worker() -> bool:
-    """True in a worker process of ``side_by_side``, while it runs a call."""
+    """True while this process runs one of ``side_by_side``'s calls side by side with others: in a worker
+    process, or the caller's own share (the training loops log it; ``make bench`` counts such trainings by the
+    wall time of the ``side_by_side`` call)."""
     return _in_worker
 
 
 def log_training_record(record: dict) -> None:
     """Append ``record`` as one JSON line to the file ``$DGM_TRAINING_LOG`` names, if it is set (``make bench``
-    reads it: the training loops log every call, ``side_by_side`` the wall time of its calls in workers)."""
+    reads it: the training loops log every call, ``side_by_side`` the wall time of its calls side by side)."""
     path = os.environ.get(TRAINING_LOG_VARIABLE)
     if path:
         with open(path, "a", encoding="utf-8") as log:
@@ -80,8 +82,9 @@ def _cores() -> int:
 
 
 def workers_for(calls: int) -> int:
-    """How many worker processes ``side_by_side`` uses for ``calls`` independent calls: one per CPU core, at most
-    one per call; 1 (no worker: the calls run here, in turn) on a GPU or MPS device, or on one core.
+    """How many of ``calls`` independent calls ``side_by_side`` runs at a time (this process and the workers):
+    one per CPU core, at most one per call; 1 (no worker: the calls run here, in turn) on a GPU or MPS device, or
+    on one core.
     ``$DGM_WORKERS`` sets the most there may be (``DGM_WORKERS=1``: always here, e.g. to see progress bars)."""
     calls = positive_int(calls, "calls", minimum=0)
     wanted = os.environ.get(WORKERS_VARIABLE, "").strip()
@@ -128,24 +131,52 @@ def _call_as_caller(function, arguments, environment, cwd, random_states, thread
     return _call(function, arguments), peak_memory()
 
 
+def _call_here(function, arguments, random_states, threads):
+    """The caller's share of ``side_by_side``: one call here, as in a worker (from the caller's random states,
+    on ``threads`` threads, ``in_worker()`` true), then this process's threads and flag put back."""
+    global _in_worker
+    from threadpoolctl import threadpool_limits
+
+    previous_threads = torch.get_num_threads()
+    _set_random_states(random_states)
+    _in_worker = True
+    try:
+        with threadpool_limits(limits=threads):           # NumPy's BLAS too, as the workers' environment sets it
+            torch.set_num_threads(threads)
+            return _call(function, arguments)
+    finally:
+        _in_worker = False
+        torch.set_num_threads(previous_threads)
+
+
 def _call(function, arguments):
     return function(**arguments) if isinstance(arguments, dict) else function(*arguments)
 
 
+# The variables that size the BLAS/OpenMP thread pools of a worker (joblib sets the same ones).
+_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS",
+                     "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
+_WORKER_IDLE_SECONDS = 300          # a worker left idle this long exits; until then the next side_by_side reuses it
+
+
 def side_by_side(function: Callable, calls: Iterable[tuple | dict]) -> list:
-    """``[function(*arguments) for arguments in calls]``, the calls running at the same time in worker processes;
-    a call given as a dict passes keyword arguments, ``function(**arguments)``.
+    """``[function(*arguments) for arguments in calls]``, the calls running at the same time: this process runs
+    its share of them and worker processes the rest; a call given as a dict passes keyword arguments,
+    ``function(**arguments)``.
 
     For independent trainings of small models, which use several CPU cores poorly: on 2 cores, two runs side by
     side (one PyTorch thread each) finish sooner than one after the other on both cores (chapter 07's five toy
     GANs: 1.3–1.4× sooner, the workers' start included).
-    Each call starts from the caller's environment variables (``DGM_CACHE`` …), working folder and random
-    generators (Python's, NumPy's, PyTorch's CPU one), and the caller's generators are left as they were, with
-    workers or without: seed inside ``function`` for results that do not depend on where it ran. What
-    ``function`` changes outside its return value (a global, a print) stays in its worker; the files it writes
-    (checkpoints) are written. ``function`` may be defined in a notebook (it is sent by value, ``cloudpickle``).
-    Workers: ``workers_for(len(calls))``; with 1 the calls run here, in turn. An exception in a call is raised
-    here. Returns the results in the order of ``calls``.
+    ``workers_for(len(calls))`` calls run at once: one here and the others in worker processes, each on its share
+    of the cores; whichever finishes takes the next call. So on 2 cores there is one worker process, not two:
+    half the memory beside the kernel. Each call starts from the caller's environment variables (``DGM_CACHE``
+    …), working folder and random generators (Python's, NumPy's, PyTorch's CPU one), and the caller's generators
+    are left as they were, wherever the calls ran: seed inside ``function`` for results that do not depend on
+    where it ran. What ``function`` changes outside its return value (a global, a print) stays where it ran, so
+    the calls run here may print; the files it writes (checkpoints) are written. ``function`` may be defined in
+    a notebook (it is sent by value, ``cloudpickle``). With ``workers_for(…) == 1`` every call runs here, in
+    turn. An exception in a call is raised here, once the calls already running have finished; no new call
+    starts after it. Returns the results in the order of ``calls``.
     """
     if not callable(function):
         raise TypeError(f"function must be callable, got {type(function).__name__}")
@@ -167,19 +198,80 @@ def side_by_side(function: Callable, calls: Iterable[tuple | dict]) -> list:
             results.append(_call(function, arguments))
         _set_random_states(state)        # … and leaves them as they were
         return results
-    from joblib import Parallel, delayed, parallel_config
-
-    threads = max(1, _cores() // workers)
-    caller = (dict(os.environ), os.getcwd(), state, threads)
-    # loky: fresh worker processes (no fork of a process holding threads, e.g. a Jupyter kernel), kept for the
-    # next call, with their BLAS/OpenMP pools limited to ``threads`` so that the workers do not fight for cores.
     started = time.perf_counter()
-    with parallel_config(backend="loky", inner_max_num_threads=threads):
-        outputs = Parallel(n_jobs=workers)(delayed(_call_as_caller)(function, arguments, *caller) for arguments in calls)
+    threads = max(1, _cores() // workers)
+    try:
+        results, worker_peak = _run_shared(function, calls, workers - 1, threads, state)
+    finally:
+        _set_random_states(state)
     log_training_record({"loop": "side_by_side", "model": getattr(function, "__name__", type(function).__name__),
                          "seconds": round(time.perf_counter() - started, 3), "steps": len(calls), "workers": workers,
-                         "worker_peak_memory": max(peak for _, peak in outputs)})
-    return [result for result, _ in outputs]
+                         "worker_processes": workers - 1, "worker_peak_memory": worker_peak})
+    return results
+
+
+def _run_shared(function, calls, processes, threads, state):
+    """Run ``calls`` in ``processes`` worker processes and here, each taking the next call when it is free;
+    (the results in order, the workers' largest peak memory in bytes)."""
+    import threading
+    from collections import deque
+    from concurrent.futures import FIRST_COMPLETED, wait
+
+    from joblib.externals.loky import get_reusable_executor
+
+    # loky: fresh worker processes (no fork of a process holding threads, e.g. a Jupyter kernel), kept for the
+    # next call, with their BLAS/OpenMP pools limited to ``threads`` so that they do not fight for the cores.
+    executor = get_reusable_executor(max_workers=processes, timeout=_WORKER_IDLE_SECONDS,
+                                     env={name: str(threads) for name in _THREAD_VARIABLES})
+    caller = (dict(os.environ), os.getcwd(), state, threads)
+    pending, lock = deque(range(len(calls))), threading.Lock()
+    results, errors, peaks = [None] * len(calls), {}, [0]
+
+    def next_call():
+        with lock:
+            return pending.popleft() if pending and not errors else None
+
+    def failed(i, error):
+        with lock:
+            errors[i] = error
+
+    def feed_the_workers():          # a thread: gives each free worker the next call and collects what it returns
+        running = {}
+        try:
+            for _ in range(processes):
+                if (i := next_call()) is not None:
+                    running[executor.submit(_call_as_caller, function, calls[i], *caller)] = i
+            while running:
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in done:
+                    i = running.pop(future)
+                    try:
+                        results[i], peak = future.result()
+                        peaks[0] = max(peaks[0], peak)
+                    except BaseException as error:           # raised here, in the caller, below
+                        failed(i, error)
+                    if (j := next_call()) is not None:
+                        running[executor.submit(_call_as_caller, function, calls[j], *caller)] = j
+        except BaseException as error:                       # the pool itself broke (a worker killed …)
+            failed(-1, error)
+
+    feeder = threading.Thread(target=feed_the_workers, name="side_by_side", daemon=True)
+    feeder.start()
+    try:
+        while (i := next_call()) is not None:
+            try:
+                results[i] = _call_here(function, calls[i], state, threads)
+            except Exception as error:
+                failed(i, error)
+    except BaseException:                                    # KeyboardInterrupt: stop the workers too
+        with lock:
+            pending.clear()
+        executor.shutdown(wait=False, kill_workers=True)
+        raise
+    feeder.join()
+    if errors:
+        raise errors[min(errors)]
+    return results, peaks[0]
 
 
 def in_ci() -> bool:

@@ -93,25 +93,56 @@ def _fails(message):
     return message
 
 
-def test_side_by_side_runs_in_workers_as_the_caller(monkeypatch, tmp_path):
+def test_side_by_side_runs_here_and_in_a_worker_as_the_caller(monkeypatch, tmp_path):
+    me = __import__("os").getpid()
     monkeypatch.setattr(runtime, "_cores", lambda: 2)
     monkeypatch.delenv(runtime.WORKERS_VARIABLE, raising=False)
     monkeypatch.setenv("DGM_SIDE_TEST", "first")
     monkeypatch.chdir(tmp_path)
+    threads_before = torch.get_num_threads()
     torch.manual_seed(7)
     expected_draw = torch.rand(1).item()
     torch.manual_seed(7)
-    results = runtime.side_by_side(_report, [(2, 3), {"b": 5, "a": 4}, (6, 7)])
-    assert [r[0] for r in results] == [6, 20, 42]                        # in the order of the calls
-    assert all(r[1] != __import__("os").getpid() for r in results)       # in other processes
-    assert len({r[1] for r in results}) == 2                             # two workers for 2 cores
-    assert all(r[2] == 1 for r in results)                               # one thread each
+    results = runtime.side_by_side(_report, [(2, 3), {"b": 5, "a": 4}, (6, 7), (1, 1)])
+    assert [r[0] for r in results] == [6, 20, 42, 1]                     # in the order of the calls
+    processes = {r[1] for r in results}
+    assert len(processes) == 2 and me in processes                       # 2 cores: here and in one worker process
+    assert all(r[2] == 1 for r in results)                               # one thread each, here too …
+    assert torch.get_num_threads() == threads_before                     # … and this process's threads put back
     assert all(r[3] == "first" for r in results)
     assert all(r[4] == expected_draw for r in results)                   # each starts from the caller's generator
     assert torch.rand(1).item() == expected_draw                         # which is left as it was
     assert all(r[5] == str(tmp_path) for r in results)
-    monkeypatch.setenv("DGM_SIDE_TEST", "second")                        # the reused workers see the change
+    assert not runtime.in_worker()
+    monkeypatch.setenv("DGM_SIDE_TEST", "second")                        # the reused worker sees the change
     assert all(r[3] == "second" for r in runtime.side_by_side(_report, [(1, 1), (1, 1)]))
+
+
+def _wait_for_the_others(name, folder, others):
+    """Call ``name``: mark it done in ``folder``; "long" waits until ``others`` other calls have marked theirs."""
+    import os
+    import time
+    open(os.path.join(folder, name), "w").close()
+    deadline = time.monotonic() + 120
+    while name == "long" and len(os.listdir(folder)) < others + 1:
+        if time.monotonic() > deadline:
+            return name, os.getpid(), False
+        time.sleep(0.02)
+    return name, os.getpid(), True
+
+
+def test_side_by_side_gives_the_next_call_to_whoever_is_free(monkeypatch, tmp_path):
+    # The long call finishes only once the three others have run: with the calls dealt out in advance, the one
+    # running it would also hold one of them, and it would wait for ever (here: give up after two minutes).
+    monkeypatch.setattr(runtime, "_cores", lambda: 2)
+    monkeypatch.delenv(runtime.WORKERS_VARIABLE, raising=False)
+    calls = [(name, str(tmp_path), 3) for name in ("long", "a", "b", "c")]
+    results = runtime.side_by_side(_wait_for_the_others, calls)
+    assert [name for name, _, _ in results] == ["long", "a", "b", "c"]
+    assert results[0][2], "the long call waited in vain: the others were not given to the free process"
+    long_process = results[0][1]
+    assert all(process != long_process for _, process, _ in results[1:])
+    assert len({process for _, process, _ in results}) == 2
 
 
 def test_side_by_side_in_this_process_when_asked_or_on_one_core(monkeypatch):
@@ -153,8 +184,14 @@ def test_workers_for(monkeypatch):
 def test_side_by_side_raises_a_call_s_error_here(monkeypatch):
     monkeypatch.setattr(runtime, "_cores", lambda: 2)
     monkeypatch.delenv(runtime.WORKERS_VARIABLE, raising=False)
+    threads_before = torch.get_num_threads()
     with pytest.raises(ValueError, match="broken on purpose"):
         runtime.side_by_side(_fails, [("fine",), ("broken on purpose",)])
+    # two failures, here and in the worker: the first call's error is the one raised
+    with pytest.raises(ValueError, match="broken first"):
+        runtime.side_by_side(_fails, [("broken first",), ("broken second",)])
+    assert torch.get_num_threads() == threads_before and not runtime.in_worker()
+    assert runtime.side_by_side(_fails, [("after",), ("an error",)]) == ["after", "an error"]    # the pool still works
 
 
 @pytest.mark.parametrize("function, calls, message", [
@@ -190,6 +227,7 @@ def test_side_by_side_logs_its_wall_time_and_its_workers_trainings(monkeypatch, 
     assert [(r["model"], r["steps"], r["worker"]) for r in trainings] == [("a", 2, True), ("b", 2, True)]
     (call,) = [r for r in records if r["loop"] == "side_by_side"]
     assert call["model"] == "_tiny_fit" and call["steps"] == 2 and call["workers"] == 2 and call["seconds"] > 0
+    assert call["worker_processes"] == 1                    # the other call ran here
     assert 5e7 < call["worker_peak_memory"] < 5e9           # a worker holds at least PyTorch (~0.2 GB)
     log.unlink()
     monkeypatch.setenv(runtime.WORKERS_VARIABLE, "1")                  # in this process: no side-by-side record

@@ -154,18 +154,19 @@ def test_bench_counts_side_by_side_trainings_by_the_wall_time_the_chapter_waited
     trainings = [{"loop": "fit", "model": "here", "seconds": 4.0, "steps": 10, "worker": False},
                  {"loop": "fit", "model": "there_a", "seconds": 6.0, "steps": 10, "worker": True},
                  {"loop": "fit", "model": "there_b", "seconds": 5.0, "steps": 0, "worker": True},
-                 {"loop": "side_by_side", "model": "train_both", "seconds": 7.0, "steps": 2, "workers": 2,
-                  "worker_peak_memory": 3 * 10**8},
+                 {"loop": "side_by_side", "model": "train_both", "seconds": 7.0, "steps": 3, "workers": 3,
+                  "worker_processes": 2, "worker_peak_memory": 3 * 10**8},
                  {"loop": "minimize", "model": "old_log", "seconds": 1.0, "steps": 5}]        # a record without "worker"
     lines = chapter_report("x.ipynb", ChapterRun(20.0, 10**9, trainings), budget=60).splitlines()
-    # the workers' memory counts: 1.0 GB in the kernel + 2 × 0.3 GB over the 1.5 GB budget, not the kernel alone
+    # the worker processes' memory counts: 1.0 GB in the kernel (which ran its share) + 2 × 0.3 GB is over the
+    # 1.5 GB budget, the kernel alone is not; three calls at a time are the kernel and two worker processes
     assert "OVER the 1.5 GB budget" in lines[0] and "60 s" not in lines[0]
     assert lines[1] == "    worker processes: 2 × 0.30 GB at their peak; with the kernel's 1.60 GB"
     lines = [lines[0], *lines[2:]]
     listed = {line.split()[1 if line.split()[0] == "train" else 3]: line for line in lines[1:-1]}
-    assert "(10 epochs, in a worker)" in listed["there_a"] and "(from the cache, in a worker)" in listed["there_b"]
+    assert "(10 epochs, side by side)" in listed["there_a"] and "(from the cache, side by side)" in listed["there_b"]
     assert "(10 epochs)" in listed["here"] and "(5 steps)" in listed["old_log"]
-    assert "(2 calls in 2 workers, wall time)" in listed["train_both"] and "side by side:" in listed["train_both"]
-    # waited: 4 + 1 in the kernel, 7 for the side-by-side call; the 11 s in the workers are not added again
+    assert "(3 calls, 3 at a time, wall time)" in listed["train_both"] and "side by side:" in listed["train_both"]
+    # waited: 4 + 1 on their own, 7 for the side-by-side call; the 11 s side by side are not added again
     assert lines[-1].split()[3] == "12.0" and lines[-1].endswith("the rest of the chapter 8.0 s")
-    assert "(with 11.0 s of training side by side in workers)" in lines[-1]
+    assert "(with 11.0 s of training side by side)" in lines[-1]

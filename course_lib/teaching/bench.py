@@ -95,30 +95,31 @@ def chapter_report(name: str, run: ChapterRun, budget: float) -> str:
     """The lines ``make bench`` prints for one chapter: wall time, peak memory, flags over budget, then every
     training call, longest first, and what the rest of the chapter (evaluation, sampling, figures) took."""
     flag = "" if run.seconds <= budget else f"  OVER the {budget:.0f} s budget"
-    # side_by_side's worker processes live beside the kernel: their peaks count towards the chapter's memory
+    # side_by_side's worker processes live beside the kernel: their peaks count towards the chapter's memory (the
+    # kernel runs its own share of the calls, so its peak holds that already)
     calls = [record for record in run.trainings if record["loop"] == "side_by_side"]
-    workers = max((record["workers"] for record in calls), default=0)
+    processes = max((record.get("worker_processes", record["workers"]) for record in calls), default=0)
     worker_peak = max((record.get("worker_peak_memory", 0) for record in calls), default=0)
-    memory = run.peak_memory + workers * worker_peak
+    memory = run.peak_memory + processes * worker_peak
     if memory > CHAPTER_MEMORY_BUDGET:
         flag += f"  OVER the {CHAPTER_MEMORY_BUDGET / 1e9:.1f} GB budget"
     lines = [f"{name:40s} {run.seconds:7.1f} s {run.peak_memory / 1e9:9.2f} GB{flag}"]
-    if workers:
-        lines.append(f"    worker processes: {workers} × {worker_peak / 1e9:.2f} GB at their peak; with the kernel's "
+    if processes:
+        lines.append(f"    worker processes: {processes} × {worker_peak / 1e9:.2f} GB at their peak; with the kernel's "
                      f"{memory / 1e9:.2f} GB")
     for record in sorted(run.trainings, key=lambda r: -r["seconds"]):
         if record["loop"] == "side_by_side":
-            lines.append(f"    side by side: {record['model'][:41]:41s} {record['seconds']:6.1f} s  ({record['steps']} calls "
-                         f"in {record['workers']} workers, wall time)")
+            lines.append(f"    side by side: {record['model'][:41]:41s} {record['seconds']:6.1f} s  ({record['steps']} calls, "
+                         f"{record['workers']} at a time, wall time)")
             continue
         what = "from the cache" if record["steps"] == 0 else f"{record['steps']} {'epochs' if record['loop'] == 'fit' else 'steps'}"
-        where = ", in a worker" if record.get("worker") else ""
+        where = ", side by side" if record.get("worker") else ""
         lines.append(f"    train {record['model'][:50]:50s} {record['seconds']:6.1f} s  ({what}{where})")
-    # The chapter waited for: the trainings in its own process, and the wall time of the side-by-side calls.
+    # The chapter waited for: the trainings it ran on their own, and the wall time of the side-by-side calls.
     waited = sum(record["seconds"] for record in run.trainings if record["loop"] == "side_by_side"
                  or not record.get("worker"))
-    in_workers = sum(record["seconds"] for record in run.trainings if record.get("worker"))
-    side = f" (with {in_workers:.1f} s of training side by side in workers)" if in_workers else ""
+    side_by_side = sum(record["seconds"] for record in run.trainings if record.get("worker"))
+    side = f" (with {side_by_side:.1f} s of training side by side)" if side_by_side else ""
     lines.append(f"    {'training, all models':56s} {waited:6.1f} s{side}; the rest of the chapter {run.seconds - waited:.1f} s")
     return "\n".join(lines)
 
