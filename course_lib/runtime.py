@@ -189,7 +189,7 @@ def side_by_side(function: Callable, calls: Iterable[tuple | dict]) -> list:
                             f"got {type(arguments).__name__}")
         if isinstance(arguments, dict) and not all(isinstance(key, str) for key in arguments):
             raise TypeError(f"calls[{i}]: keyword argument names must be str, got {list(arguments)}")
-    workers = workers_for(len(calls))
+    workers = 1 if background_running() else workers_for(len(calls))     # the worker process is busy
     state = (random.getstate(), np.random.get_state(), torch.get_rng_state())
     if workers == 1:
         results = []
@@ -272,6 +272,114 @@ def _run_shared(function, calls, processes, threads, state):
     if errors:
         raise errors[min(errors)]
     return results, peaks[0]
+
+
+class BackgroundCall:
+    """A call that ``in_background`` started: ``result()`` waits for it and returns its value (or raises its
+    error); ``done()`` says whether it has finished."""
+
+    def __init__(self, name: str, future=None, value=None):
+        self.name, self._future, self._value = name, future, value
+        self._collected, self._error = future is None, None
+
+    def done(self) -> bool:
+        return self._future is None or self._future.done()
+
+    def result(self):
+        """The call's return value, once it has finished (this waits for it); its exception if it raised."""
+        if not self._collected:
+            waiting = time.perf_counter()
+            try:
+                self._value, peak = self._future.result()
+            except Exception as error:       # kept, and raised again by every later result()
+                self._error = error
+            else:
+                log_training_record({"loop": "in_background", "model": self.name,
+                                     "seconds": round(time.perf_counter() - waiting, 3), "steps": 1, "workers": 1,
+                                     "worker_processes": 1, "worker_peak_memory": peak})
+            self._collected = True
+            _end_background_if_done()
+        if self._error is not None:
+            raise self._error
+        return self._value
+
+    def __repr__(self) -> str:
+        return f"<BackgroundCall {self.name}: {'done' if self.done() else 'running'}>"
+
+
+# The worker process of in_background, its calls, and this process's torch threads before the first of them.
+_background = {"executor": None, "futures": [], "threads": None, "watched_shell": None}
+
+
+def background_running() -> int:
+    """How many ``in_background`` calls are running or waiting for their turn."""
+    return sum(not future.done() for future in _background["futures"])
+
+
+def _end_background_if_done(*_) -> None:
+    """Once every background call has finished: end the worker process and give this process its threads back
+    (their results are kept by their ``BackgroundCall``s). Called by ``result()``, and before each notebook cell."""
+    if _background["executor"] is not None and background_running() == 0:
+        _background["executor"].shutdown(wait=False)
+        _background["executor"], _background["futures"] = None, []
+        torch.set_num_threads(_background["threads"])      # here, in the main thread: OpenMP's setting is per thread
+
+
+def in_background(function: Callable, *arguments, **keyword_arguments) -> BackgroundCall:
+    """Start ``function(*arguments, **keyword_arguments)`` in a worker process and return at once, so that this
+    process goes on with other work; the returned ``BackgroundCall``'s ``result()`` waits for the value.
+
+    For a long training whose model is needed only later (chapter 08 trains its digit models while the chapter
+    goes on with the small ones). Calls started while others run wait for them: one worker process, one call at a
+    time, in the order they were started. While they run, the worker has half the CPU cores and this process the
+    other half (torch's threads; on 2 cores one each), so that the two do not fight over the cores; once all have
+    finished, the worker ends and this process gets its threads back, at the next ``result()`` or, in a notebook,
+    at the next cell. The call starts from this process's environment variables, working folder and random
+    generators as they are now, and leaves this process's generators as they were: seed inside ``function`` for
+    results that do not depend on where it ran. ``function`` may be defined in a notebook (it is sent by value,
+    with the globals it uses). On a GPU or MPS device, on one core or with ``DGM_WORKERS=1`` (as for
+    ``side_by_side``) the call runs here at once, and ``result()`` returns its value. While background calls
+    run, ``side_by_side`` runs its calls here, one after the other.
+    """
+    if not callable(function):
+        raise TypeError(f"function must be callable, got {type(function).__name__}")
+    name = getattr(function, "__name__", type(function).__name__)
+    state = (random.getstate(), np.random.get_state(), torch.get_rng_state())
+    if workers_for(2) == 1:
+        try:
+            return BackgroundCall(name, value=function(*arguments, **keyword_arguments))
+        finally:
+            _set_random_states(state)        # as in a worker: the caller's generators are left as they were
+    _end_background_if_done()
+    threads = max(1, _cores() // 2)
+    if _background["executor"] is None:
+        from joblib.externals.loky import ProcessPoolExecutor
+
+        _background["executor"] = ProcessPoolExecutor(max_workers=1, env={variable: str(threads)
+                                                                          for variable in _THREAD_VARIABLES})
+        _background["threads"] = torch.get_num_threads()
+        torch.set_num_threads(max(1, _cores() - threads))
+        _watch_notebook_cells()
+    future = _background["executor"].submit(_call_as_caller, _call_with, (function, arguments, keyword_arguments),
+                                             dict(os.environ), os.getcwd(), state, threads)
+    _background["futures"].append(future)
+    return BackgroundCall(name, future)
+
+
+def _watch_notebook_cells() -> None:
+    """In IPython (a notebook's kernel), check before each cell whether the background calls have finished."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is not None and _background["watched_shell"] is not shell:
+        shell.events.register("pre_run_cell", _end_background_if_done)
+        _background["watched_shell"] = shell
+
+
+def _call_with(function, arguments, keyword_arguments):
+    return function(*arguments, **keyword_arguments)
 
 
 def in_ci() -> bool:

@@ -233,3 +233,119 @@ def test_side_by_side_logs_its_wall_time_and_its_workers_trainings(monkeypatch, 
     monkeypatch.setenv(runtime.WORKERS_VARIABLE, "1")                  # in this process: no side-by-side record
     assert runtime.side_by_side(_tiny_fit, [("c", str(tmp_path))]) == [False]
     assert [(r["loop"], r["worker"]) for r in map(json.loads, log.read_text().splitlines())] == [("fit", False)]
+
+
+# --- in_background: a call in a worker process while this one goes on ------------------------------------------
+
+def _when_told(folder, name):
+    """Wait until ``folder/go`` exists, then write ``folder/name``; what the worker saw."""
+    import os
+    import time
+
+    import torch
+    deadline = time.monotonic() + 120
+    while not os.path.exists(os.path.join(folder, "go")):
+        if time.monotonic() > deadline:
+            raise TimeoutError("nobody said go")
+        time.sleep(0.02)
+    open(os.path.join(folder, name), "w").close()
+    return (name, os.getpid(), torch.get_num_threads(), os.environ.get("DGM_SIDE_TEST"), torch.rand(1).item(),
+            sorted(os.listdir(folder)), os.getcwd())
+
+
+@pytest.fixture
+def two_cores(monkeypatch, tmp_path):
+    monkeypatch.setattr(runtime, "_cores", lambda: 2)
+    monkeypatch.delenv(runtime.WORKERS_VARIABLE, raising=False)
+    yield
+    (tmp_path / "go").touch()         # a test that failed early leaves no call waiting in the worker for the next
+
+
+def test_in_background_returns_at_once_and_runs_elsewhere(two_cores, monkeypatch, tmp_path):
+    me, threads_before = __import__("os").getpid(), torch.get_num_threads()
+    monkeypatch.setenv("DGM_SIDE_TEST", "now")
+    monkeypatch.chdir(tmp_path)
+    torch.manual_seed(11)
+    expected_draw = torch.rand(1).item()
+    torch.manual_seed(11)
+    first = runtime.in_background(_when_told, str(tmp_path), "first")
+    second = runtime.in_background(_when_told, folder=str(tmp_path), name="second")
+    assert not first.done() and not second.done() and runtime.background_running() == 2   # they wait for "go"
+    assert torch.get_num_threads() == 1                     # this process leaves the other core to the worker
+    assert torch.rand(1).item() == expected_draw            # and its generator is as it was
+    (tmp_path / "go").touch()
+    a, b = first.result(), second.result()
+    assert a[0] == "first" and b[0] == "second"
+    assert a[1] == b[1] != me                               # one worker process, not this one …
+    assert a[5] == ["first", "go"] and b[5] == ["first", "go", "second"]   # … the calls in the order they started
+    assert a[2] == b[2] == 1 and a[3] == "now" and a[6] == str(tmp_path)
+    assert a[4] == b[4] == expected_draw                    # each from the generator as it was when it started
+    assert runtime.background_running() == 0 and torch.get_num_threads() == threads_before   # threads back
+    assert first.result() == a and first.done()             # the value is kept
+
+
+def test_in_background_raises_the_call_s_error_at_its_result(two_cores, tmp_path):
+    threads_before = torch.get_num_threads()
+    failing = runtime.in_background(_fails, "broken on purpose")
+    fine = runtime.in_background(_fails, "fine")
+    for _ in range(2):                                      # every time it is asked
+        with pytest.raises(ValueError, match="broken on purpose"):
+            failing.result()
+    assert fine.result() == "fine" and torch.get_num_threads() == threads_before
+
+
+def test_in_background_runs_here_at_once_with_one_worker(monkeypatch, tmp_path):
+    me = __import__("os").getpid()
+    monkeypatch.setenv(runtime.WORKERS_VARIABLE, "1")
+    (tmp_path / "go").touch()
+    torch.manual_seed(2)
+    draw = torch.rand(1).item()
+    torch.manual_seed(2)
+    call = runtime.in_background(_when_told, str(tmp_path), "here")
+    assert call.done() and runtime.background_running() == 0
+    assert call.result()[1] == me and call.result()[4] == draw
+    assert torch.rand(1).item() == draw                     # the caller's generator as it was
+
+
+def test_side_by_side_runs_here_while_a_background_call_runs(two_cores, tmp_path):
+    me = __import__("os").getpid()
+    later = runtime.in_background(_when_told, str(tmp_path), "later")
+    assert [r[1] for r in runtime.side_by_side(_report, [(1, 2), (3, 4)])] == [me, me]    # the worker is busy
+    (tmp_path / "go").touch()
+    assert later.result()[1] != me
+
+
+def test_in_background_logs_the_wait_and_marks_its_trainings(two_cores, monkeypatch, tmp_path):
+    import json
+    log = tmp_path / "log.jsonl"
+    monkeypatch.setenv(runtime.TRAINING_LOG_VARIABLE, str(log))
+    assert runtime.in_background(_tiny_fit, "bg", str(tmp_path)).result() is True     # in_worker() there
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [(r["loop"], r["model"]) for r in records] == [("fit", "bg"), ("in_background", "_tiny_fit")]
+    assert records[0]["worker"] is True
+    assert records[1]["worker_processes"] == 1 and 5e7 < records[1]["worker_peak_memory"] < 5e9
+    assert records[1]["seconds"] >= 0
+
+
+def test_in_background_gives_the_threads_back_before_the_next_notebook_cell(two_cores, tmp_path):
+    from IPython.core.interactiveshell import InteractiveShell
+    shell = InteractiveShell.instance()
+    try:
+        threads_before = torch.get_num_threads()
+        (tmp_path / "go").touch()
+        call = runtime.in_background(_when_told, str(tmp_path), "cell")
+        assert torch.get_num_threads() == 1
+        for _ in range(6000):                               # until it has finished (at most two minutes)
+            if call.done():
+                break
+            __import__("time").sleep(0.02)
+        shell.run_cell("1 + 1")                             # a cell starts: the finished worker gives the core back
+        assert torch.get_num_threads() == threads_before and runtime.background_running() == 0
+        assert call.result()[0] == "cell"
+    finally:
+        InteractiveShell.clear_instance()
+
+
+def test_in_background_rejects_what_it_cannot_call():
+    with pytest.raises(TypeError, match="function must be callable"):
+        runtime.in_background(42)

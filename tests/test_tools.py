@@ -156,6 +156,9 @@ def test_bench_counts_side_by_side_trainings_by_the_wall_time_the_chapter_waited
                  {"loop": "fit", "model": "there_b", "seconds": 5.0, "steps": 0, "worker": True},
                  {"loop": "side_by_side", "model": "train_both", "seconds": 7.0, "steps": 3, "workers": 3,
                   "worker_processes": 2, "worker_peak_memory": 3 * 10**8},
+                 {"loop": "fit", "model": "later", "seconds": 9.0, "steps": 10, "worker": True},
+                 {"loop": "in_background", "model": "train_later", "seconds": 2.0, "steps": 1, "workers": 1,
+                  "worker_processes": 1, "worker_peak_memory": 2 * 10**8},
                  {"loop": "minimize", "model": "old_log", "seconds": 1.0, "steps": 5}]        # a record without "worker"
     lines = chapter_report("x.ipynb", ChapterRun(20.0, 10**9, trainings), budget=60).splitlines()
     # the worker processes' memory counts: 1.0 GB in the kernel (which ran its share) + 2 × 0.3 GB is over the
@@ -167,6 +170,8 @@ def test_bench_counts_side_by_side_trainings_by_the_wall_time_the_chapter_waited
     assert "(10 epochs, side by side)" in listed["there_a"] and "(from the cache, side by side)" in listed["there_b"]
     assert "(10 epochs)" in listed["here"] and "(5 steps)" in listed["old_log"]
     assert "(3 calls, 3 at a time, wall time)" in listed["train_both"] and "side by side:" in listed["train_both"]
-    # waited: 4 + 1 on their own, 7 for the side-by-side call; the 11 s side by side are not added again
-    assert lines[-1].split()[3] == "12.0" and lines[-1].endswith("the rest of the chapter 8.0 s")
-    assert "(with 11.0 s of training side by side)" in lines[-1]
+    assert "in the background:" in listed["train_later"] and "2.0 s  (waited for its result)" in listed["train_later"]
+    # waited: 4 + 1 on their own, 7 for the side-by-side call, 2 for the background result; the 20 s side by side
+    # or in the background are not added again
+    assert lines[-1].split()[3] == "14.0" and lines[-1].endswith("the rest of the chapter 6.0 s")
+    assert "(with 20.0 s of training side by side or in the background)" in lines[-1]

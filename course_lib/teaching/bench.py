@@ -112,14 +112,19 @@ def chapter_report(name: str, run: ChapterRun, budget: float) -> str:
             lines.append(f"    side by side: {record['model'][:41]:41s} {record['seconds']:6.1f} s  ({record['steps']} calls, "
                          f"{record['workers']} at a time, wall time)")
             continue
+        if record["loop"] == "in_background":
+            lines.append(f"    in the background: {record['model'][:36]:36s} {record['seconds']:6.1f} s  (waited for "
+                         f"its result)")
+            continue
         what = "from the cache" if record["steps"] == 0 else f"{record['steps']} {'epochs' if record['loop'] == 'fit' else 'steps'}"
         where = ", side by side" if record.get("worker") else ""
         lines.append(f"    train {record['model'][:50]:50s} {record['seconds']:6.1f} s  ({what}{where})")
-    # The chapter waited for: the trainings it ran on their own, and the wall time of the side-by-side calls.
-    waited = sum(record["seconds"] for record in run.trainings if record["loop"] == "side_by_side"
+    # The chapter waited for: the trainings it ran on their own, the wall time of the side-by-side calls, and
+    # the time it waited for background results.
+    waited = sum(record["seconds"] for record in run.trainings if record["loop"] in ("side_by_side", "in_background")
                  or not record.get("worker"))
     side_by_side = sum(record["seconds"] for record in run.trainings if record.get("worker"))
-    side = f" (with {side_by_side:.1f} s of training side by side)" if side_by_side else ""
+    side = f" (with {side_by_side:.1f} s of training side by side or in the background)" if side_by_side else ""
     lines.append(f"    {'training, all models':56s} {waited:6.1f} s{side}; the rest of the chapter {run.seconds - waited:.1f} s")
     return "\n".join(lines)
 
