@@ -54,7 +54,7 @@ from course_lib.evaluation import classifier, divergences, gallery, leaderboard,
 from course_lib.models import (DDPM, FVSBN, GLO, NADE, RBM, DCGenerator, FlowMatching, ScoreModel, annealed_langevin,
                                langevin, noise_levels)
 from course_lib.nn import MLPDenoiser, UNetDenoiser
-from course_lib.runtime import cache_dir, seed_everything
+from course_lib.runtime import cache_dir, in_background, seed_everything
 from course_lib.teaching import exercises
 from course_lib.train import fit, minimize
 from course_lib.viz import LangevinExplorer, ReverseProcessExplorer, plotting
@@ -64,6 +64,61 @@ split = data.load_dataset(DATASET)
 levels, image_shape = split.levels, tuple(split.train.x.shape[1:])
 dims_image = math.prod(image_shape)
 chapter_started = time.perf_counter()
+
+# %% [markdown]
+# **The long trainings start first.** Sections 3 and 4 train three models on the digits for a while — the
+# diffusion model (DDPM) and two flow-matching models — and a classifier that judges their samples; nothing
+# before those sections needs them. So they start now, in a second process on the other CPU core, while this
+# notebook goes on with the smaller models: `runtime.in_background` returns at once, and each section collects
+# its model with `.result()`, which waits only if the training has not finished yet (on a GPU they train here,
+# one after the other). Their recipes are below; sections 3 and 4 explain them.
+
+# %%
+def denoiser():
+    """The digits' denoiser: an MLP on the CPU scale, a U-Net on the GPU scale (28×28)."""
+    if DATASET == "digits":
+        return MLPDenoiser(image_shape, hidden=256, blocks=3, context_classes=10)
+    return UNetDenoiser(image_shape, width=64, depth=2, context_classes=10)
+
+
+def train_judge():
+    """§3: the classifier that judges samples (`evaluation.classifier`, a small CNN on the training split)."""
+    seed_everything(0)
+    return classifier.train_classifier(split, steps=1000, checkpoint=cache_dir() / f"ch08_classifier_{DATASET}.pt")
+
+
+def train_ddpm():
+    """§3: T = 1000 steps of the linear noise schedule; the label as context, dropped 10 % of the time (§5)."""
+    seed_everything(0)
+    model = DDPM(denoiser(), image_shape, levels, steps=1000, schedule="linear", label_dropout=0.1)
+    history = fit(model, split.train, split.val, epochs=150, batch_size=128, lr=2e-3, patience=300, schedule="cosine",
+                  labels_as_context=True, progress=False, checkpoint=cache_dir() / f"ch08_ddpm_cosine150_{DATASET}.pt")
+    return model, history
+
+
+def train_flow():
+    """§4: flow matching with the DDPM's denoiser, data and training budget."""
+    seed_everything(0)
+    model = FlowMatching(denoiser(), image_shape, levels, label_dropout=0.1)
+    history = fit(model, split.train, split.val, epochs=150, batch_size=128, lr=2e-3, patience=300, schedule="cosine",
+                  labels_as_context=True, progress=False, checkpoint=cache_dir() / f"ch08_flow_cosine150_{DATASET}.pt")
+    return model, history
+
+
+def train_unet_flow():
+    """§4: flow matching with a small U-Net, without labels."""
+    seed_everything(0)
+    model = FlowMatching(UNetDenoiser(image_shape, width=16, depth=1) if DATASET == "digits" else
+                         UNetDenoiser(image_shape, width=64, depth=2), image_shape, levels, label_dropout=0.0)
+    history = fit(model, split.train, split.val, epochs=100, batch_size=128, lr=2e-3, patience=100,
+                  schedule="cosine", progress=False, checkpoint=cache_dir() / f"ch08_flow_unet_{DATASET}.pt")
+    return model, history
+
+
+classifier_training = in_background(train_judge)          # the four run one after the other, in this order
+ddpm_training = in_background(train_ddpm)
+flow_training = in_background(train_flow)
+unet_flow_training = in_background(train_unet_flow)
 
 # %% [markdown]
 # ## 1. Energy-based models and the restricted Boltzmann machine
@@ -524,29 +579,18 @@ exercises.expect_true("the toy DDPM's samples are within 2× the data's own W₁
 # pixels; the label enters too (a learned embedding), dropped 10 % of the time for §5, so the one network
 # also learns the unconditional model (`context=None`). It trains for 150 epochs with a *learning rate* that
 # decays to 0 along a cosine (`fit(..., schedule="cosine")`, not to be confused with the noise schedule): the
-# late epochs take small steps, which settles the weights in fewer epochs. A classifier of the course's own
-# (`evaluation.classifier`, a small CNN trained on the training split) judges the samples: its mean
+# late epochs take small steps, which settles the weights in fewer epochs (`train_ddpm`, at the top: it has
+# been training in the background since the chapter started). A classifier of the course's own
+# (`evaluation.classifier`, a small CNN trained on the training split; `train_judge`, also at the top) judges
+# the samples: its mean
 # confidence (largest class probability) is high for recognisable digits.
 
 # %%
-seed_everything(0)
-digit_classifier = classifier.train_classifier(split, steps=1000, checkpoint=cache_dir() / f"ch08_classifier_{DATASET}.pt")
+digit_classifier = classifier_training.result()     # started in the background at the top, like the DDPM
 test_judgement = classifier.judge(digit_classifier, split.test.x)
 classifier_accuracy = classifier.accuracy(digit_classifier, split.test.x, split.test.y)
 print(f"classifier: test accuracy {classifier_accuracy:.3f}, mean confidence on test images {test_judgement.confidence:.3f}")
-
-
-def denoiser():
-    """The digits' denoiser: an MLP on the CPU scale, a U-Net on the GPU scale (28×28)."""
-    if DATASET == "digits":
-        return MLPDenoiser(image_shape, hidden=256, blocks=3, context_classes=10)
-    return UNetDenoiser(image_shape, width=64, depth=2, context_classes=10)
-
-
-seed_everything(0)
-ddpm = DDPM(denoiser(), image_shape, levels, steps=1000, schedule="linear", label_dropout=0.1)
-ddpm_history = fit(ddpm, split.train, split.val, epochs=150, batch_size=128, lr=2e-3, patience=300, schedule="cosine",
-                   labels_as_context=True, progress=False, checkpoint=cache_dir() / f"ch08_ddpm_cosine150_{DATASET}.pt")
+ddpm, ddpm_history = ddpm_training.result()          # started in the background at the top (train_ddpm)
 # One ancestral run (1000 network calls per sample) serves the pictures here, the gallery and the sampler
 # comparison below: at least gallery.SAMPLES samples, and at least as many as there are test images.
 ddpm_samples = ddpm.sample(max(gallery.SAMPLES, len(split.test.x)), torch.Generator().manual_seed(16))
@@ -686,14 +730,11 @@ exercises.expect_true("the learned paths are far from straight (median below 0.8
 # data and then bends towards a branch of the roll. Re-pairing noise and samples along the learned flow and
 # training again ("reflow", further exercise 4) straightens them. What flow matching buys on the digits shows
 # at equal cost — the same denoiser architecture, the same data and the same training budget (150 epochs, the
-# cosine-decayed learning rate) as the DDPM, compared at
+# cosine-decayed learning rate; `train_flow`, at the top, trained in the background) as the DDPM, compared at
 # **equal numbers of network evaluations** (DDIM for the diffusion model, Euler steps for the flow):
 
 # %%
-seed_everything(0)
-flow = FlowMatching(denoiser(), image_shape, levels, label_dropout=0.1)
-flow_history = fit(flow, split.train, split.val, epochs=150, batch_size=128, lr=2e-3, patience=300, schedule="cosine",
-                   labels_as_context=True, progress=False, checkpoint=cache_dir() / f"ch08_flow_cosine150_{DATASET}.pt")
+flow, flow_history = flow_training.result()          # started in the background at the top (train_flow)
 flow_quality = {steps: sample_quality(flow.sample(n_test, torch.Generator().manual_seed(19), steps=steps))
                 for steps in (5, 10, 20, 50)}
 display(Markdown("| network evaluations | DDIM: confidence | DDIM: W₁ | flow matching: confidence | flow matching: W₁ |\n"
@@ -722,14 +763,11 @@ exercises.expect_true("at 10 evaluations flow matching beats DDIM on both measur
 # dequantized images, with the $D\log(2/L)$ of the scaling, it is a bound on the discrete levels like every
 # continuous model's. The MLP above is the DDPM's network, fully connected over the pixels; a small U-Net,
 # whose convolutions share their weights over positions, is the second model here, trained without labels
-# (the MLP's unconditional model is the one it learned with the label dropped).
+# (the MLP's unconditional model is the one it learned with the label dropped) for 100 epochs
+# (`train_unet_flow`, at the top).
 
 # %%
-seed_everything(0)
-unet_flow = FlowMatching(UNetDenoiser(image_shape, width=16, depth=1) if DATASET == "digits" else
-                         UNetDenoiser(image_shape, width=64, depth=2), image_shape, levels, label_dropout=0.0)
-unet_flow_history = fit(unet_flow, split.train, split.val, epochs=100, batch_size=128, lr=2e-3, patience=100,
-                        schedule="cosine", progress=False, checkpoint=cache_dir() / f"ch08_flow_unet_{DATASET}.pt")
+unet_flow, unet_flow_history = unet_flow_training.result()      # started in the background (train_unet_flow)
 flow_nll = {name: mean_nll(model, split.test.x, generator=torch.Generator().manual_seed(23))
             for name, model in (("MLP", flow), ("U-Net", unet_flow))}
 unet_train_nll = mean_nll(unet_flow, split.train.x[:n_test], generator=torch.Generator().manual_seed(23))
