@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ctypes
+import functools
 import json
 import os
 import random
@@ -59,9 +60,9 @@ _in_worker = False
 
 
 def in_worker() -> bool:
-    """True while this process runs one of ``side_by_side``'s calls side by side with others: in a worker
-    process, or the caller's own share (the training loops log it; ``make bench`` counts such trainings by the
-    wall time of the ``side_by_side`` call)."""
+    """True while this process runs a call side by side with others: one of ``side_by_side``'s (in a worker
+    process, or the caller's own share) or an ``in_background`` call (the training loops log it; ``make bench``
+    counts such trainings by the wall time of the ``side_by_side`` call, or by the time waited for the result)."""
     return _in_worker
 
 
@@ -360,8 +361,8 @@ def in_background(function: Callable, *arguments, **keyword_arguments) -> Backgr
         _background["threads"] = torch.get_num_threads()
         torch.set_num_threads(max(1, _cores() - threads))
         _watch_notebook_cells()
-    future = _background["executor"].submit(_call_as_caller, _call_with, (function, arguments, keyword_arguments),
-                                             dict(os.environ), os.getcwd(), state, threads)
+    call = functools.partial(function, *arguments, **keyword_arguments)
+    future = _background["executor"].submit(_call_as_caller, call, (), dict(os.environ), os.getcwd(), state, threads)
     _background["futures"].append(future)
     return BackgroundCall(name, future)
 
@@ -376,10 +377,6 @@ def _watch_notebook_cells() -> None:
     if shell is not None and _background["watched_shell"] is not shell:
         shell.events.register("pre_run_cell", _end_background_if_done)
         _background["watched_shell"] = shell
-
-
-def _call_with(function, arguments, keyword_arguments):
-    return function(*arguments, **keyword_arguments)
 
 
 def in_ci() -> bool:

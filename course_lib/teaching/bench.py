@@ -98,7 +98,7 @@ def chapter_report(name: str, run: ChapterRun, budget: float) -> str:
     # side_by_side's worker processes live beside the kernel: their peaks count towards the chapter's memory (the
     # kernel runs its own share of the calls, so its peak holds that already)
     calls = [record for record in run.trainings if record["loop"] in ("side_by_side", "in_background")]
-    processes = max((record.get("worker_processes", record["workers"]) for record in calls), default=0)
+    processes = max((record["worker_processes"] for record in calls), default=0)
     worker_peak = max((record.get("worker_peak_memory", 0) for record in calls), default=0)
     memory = run.peak_memory + processes * worker_peak
     if memory > CHAPTER_MEMORY_BUDGET:
