@@ -203,10 +203,11 @@ def _adam(parameters, dev: torch.device, **options) -> torch.optim.Adam:
     return torch.optim.Adam(parameters, fused=True if dev.type in ("cpu", "cuda") else None, **options)
 
 
-def _descend(optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> None:
-    """One gradient step of ``optimizer`` on ``loss`` (gradients cleared first)."""
+def _descend(optimizer: torch.optim.Optimizer, loss: torch.Tensor, only: list | None = None) -> None:
+    """One gradient step of ``optimizer`` on ``loss`` (gradients cleared first). ``only``: the parameters that
+    need gradients, when ``loss`` also depends on others (a GAN's generator step need not compute D's)."""
     optimizer.zero_grad(set_to_none=True)
-    loss.backward()
+    loss.backward(inputs=only)
     optimizer.step()
 
 
@@ -488,7 +489,8 @@ def fit_adversarial(gan: nn.Module, train, *, steps: int, batch_size: int = 64, 
     y_train = gan.check_context(y_train, len(x_train), "train labels")
 
     optimizer_d = _adam(gan.discriminator_parameters(), dev, lr=lr_discriminator, betas=tuple(betas))
-    optimizer_g = _adam(gan.generator_parameters(), dev, lr=lr_generator, betas=tuple(betas))
+    generator_parameters = list(gan.generator_parameters())
+    optimizer_g = _adam(generator_parameters, dev, lr=lr_generator, betas=tuple(betas))
     shuffler = torch.Generator().manual_seed(seed)
     noise = _seeded_noise(dev, seed)
     fixed_z = randomness.normal((snapshot_size, gan.latent_dim), generator=torch.Generator().manual_seed(seed),
@@ -537,7 +539,7 @@ def fit_adversarial(gan: nn.Module, train, *, steps: int, batch_size: int = 64, 
             gan._after_discriminator_step()
         real, context = minibatch()                   # G's step sees real data too when it has an encoder (BiGAN)
         loss_g = gan._generator_loss(real, context, noise)
-        _descend(optimizer_g, loss_g)
+        _descend(optimizer_g, loss_g, only=generator_parameters)
         if not (torch.isfinite(loss_d) and torch.isfinite(loss_g)):
             raise FloatingPointError(f"losses became {loss_d.item()} (D), {loss_g.item()} (G) at step {step}; "
                                      "try a smaller learning rate")

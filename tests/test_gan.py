@@ -92,6 +92,24 @@ def test_adversarial_training_is_reproducible_and_resumes_exactly(tmp_path):
     assert len(history.snapshots) == 3 and history.snapshots[0].shape == (512, 2)
 
 
+@pytest.mark.parametrize("make", [_toy_gan, lambda: BiGAN(DCGenerator(latent_dim=4, side=8, channels=8),
+                                                           ConvEncoder(latent_dim=4, side=8, channels=8),
+                                                           JointDiscriminator(latent_dim=4, side=8, channels=8),
+                                                           levels=17)], ids=["gan", "bigan"])
+def test_generator_steps_do_not_compute_the_discriminators_gradients(make):
+    """D's weight gradients are computed in D's steps only: the generator's step back-propagates through D to
+    reach G (and E) but has no use for them (the same updates, less work)."""
+    torch.manual_seed(0)
+    gan = make()
+    gradients = []
+    for parameter in gan.discriminator_parameters():
+        parameter.register_hook(lambda grad: gradients.append(1))
+    train = _ring() if isinstance(gan.discriminator, MLPDiscriminator) else data.load_dataset("digits").train
+    fit_adversarial(gan, train, steps=3, batch_size=16, discriminator_steps=2, progress=False, device="cpu")
+    assert len(gradients) == 3 * 2 * len(list(gan.discriminator_parameters()))
+    assert all(p.grad is not None for p in gan.generator_parameters())
+
+
 def test_weight_clipping_and_cache_only(tmp_path, monkeypatch):
     gan = _toy_gan(loss="wasserstein", clip=0.01)
     fit_adversarial(gan, _ring(), steps=5, batch_size=32, discriminator_steps=5, progress=False, device="cpu")
