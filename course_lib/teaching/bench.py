@@ -286,8 +286,8 @@ def host_reads(function) -> int:
 def training_families() -> dict:
     """Every model family's digit model as its chapter trains it: name → (make the model, how to train one epoch
     of the 1000 training digits: ``train.fit``'s or ``fit_adversarial``'s keyword arguments)."""
-    from ..models import (DDPM, GAN, VAE, CausalConvSequence, DCDiscriminator, DCGenerator, FlowMatching,
-                          GatedPixelCNN, ImageFlow, PixelCNN, realnvp_image_body)
+    from ..models import (DDPM, GAN, VAE, BiGAN, CausalConvSequence, ConvEncoder, DCDiscriminator, DCGenerator,
+                          FlowMatching, GatedPixelCNN, ImageFlow, JointDiscriminator, PixelCNN, realnvp_image_body)
     from ..nn.denoisers import MLPDenoiser, UNetDenoiser
 
     shape, levels = (1, 8, 8), 17
@@ -303,6 +303,10 @@ def training_families() -> dict:
                                 dict(batch_size=64)),
         "DCGAN (ch06)": (lambda: GAN(DCGenerator(latent_dim=16, side=8, channels=32),
                                      DCDiscriminator(side=8, channels=32), levels=levels),
+                         dict(steps=epoch_steps, batch_size=64)),
+        "BiGAN (ch06)": (lambda: BiGAN(DCGenerator(latent_dim=16, side=8, channels=32),
+                                       ConvEncoder(latent_dim=16, side=8, channels=32),
+                                       JointDiscriminator(latent_dim=16, side=8, channels=32), levels=levels),
                          dict(steps=epoch_steps, batch_size=64)),
         "WGAN-GP (ch07)": (lambda: GAN(DCGenerator(latent_dim=16, side=8, channels=32),
                                        DCDiscriminator(side=8, channels=32), levels=levels, loss="wasserstein",
