@@ -58,7 +58,7 @@ from course_lib.evaluation import mode_coverage as reference_mode_coverage
 from course_lib.models import (GAN, BiGAN, ConvEncoder, DCDiscriminator, DCGenerator, JointDiscriminator,
                                MLPDiscriminator, MLPGenerator, discriminator_loss, generator_loss)
 from course_lib.nn import spectral
-from course_lib.runtime import cache_dir, device, seed_everything, side_by_side
+from course_lib.runtime import cache_dir, device, in_background, seed_everything, side_by_side
 from course_lib.teaching import exercises
 from course_lib.train import fit_adversarial, minimize
 from course_lib.viz import ClassConditionalExplorer, SeedInterpolationExplorer, plotting
@@ -67,6 +67,52 @@ seed_everything(0)
 split = data.load_dataset(DATASET)
 levels, image_side = split.levels, split.train.x.shape[-1]
 chapter_started = time.perf_counter()
+
+# %% [markdown]
+# **The digit GANs start first.** Sections 4 and 6 train three GANs on the digits (a DCGAN, a conditional
+# DCGAN and a BiGAN); nothing before those sections needs them. So they start now, in a second process on the
+# other CPU core, while this notebook goes on with the game on toy data: `runtime.in_background` returns at
+# once, and each section collects its model with `.result()`, which waits only if the training has not finished
+# yet (on a GPU they train here, one after the other). Their recipes are below; sections 4 and 6 explain them.
+
+# %%
+def train_dcgan():
+    """§4: DCGAN, non-saturating loss; 2000 steps of batch 64, both learning rates 2·10⁻³ decaying to 0."""
+    torch.manual_seed(0)
+    model = GAN(DCGenerator(latent_dim=16, side=image_side, channels=32), DCDiscriminator(side=image_side, channels=32),
+                levels=levels)
+    history = fit_adversarial(model, split.train, steps=2000, batch_size=64, lr_generator=2e-3, lr_discriminator=2e-3,
+                              lr_decay=True, snapshot_every=250, snapshot_size=64, progress=False,
+                              checkpoint=cache_dir() / f"ch06_dcgan2000_{DATASET}.pt", device=device())
+    return model.to("cpu"), history
+
+
+def train_cgan():
+    """§6: the DCGAN's recipe with the label as context for both players."""
+    torch.manual_seed(0)
+    model = GAN(DCGenerator(latent_dim=16, side=image_side, channels=32, context_classes=10),
+                DCDiscriminator(side=image_side, channels=32, context_classes=10), levels=levels, context_classes=10)
+    history = fit_adversarial(model, split.train, steps=2000, batch_size=64, lr_generator=2e-3, lr_discriminator=2e-3,
+                              lr_decay=True, labels_as_context=True, progress=False,
+                              checkpoint=cache_dir() / f"ch06_cgan2000_{DATASET}.pt", device=device())
+    return model.to("cpu"), history
+
+
+def train_bigan():
+    """§6: BiGAN (generator, encoder, joint discriminator); 1500 steps, learning rates 2·10⁻³ decaying to 0."""
+    torch.manual_seed(0)
+    model = BiGAN(DCGenerator(latent_dim=16, side=image_side, channels=32),
+                  ConvEncoder(latent_dim=16, side=image_side, channels=32),
+                  JointDiscriminator(latent_dim=16, side=image_side, channels=32), levels=levels)
+    history = fit_adversarial(model, split.train, steps=1500, batch_size=64, lr_generator=2e-3, lr_discriminator=2e-3,
+                              lr_decay=True, progress=False, checkpoint=cache_dir() / f"ch06_bigan_lr2e-3_{DATASET}.pt",
+                              device=device())
+    return model.to("cpu"), history
+
+
+dcgan_training = in_background(train_dcgan)          # the three run one after the other, in this order
+cgan_training = in_background(train_cgan)
+bigan_training = in_background(train_bigan)
 
 # %% [markdown]
 # ## 1. The game and the optimal discriminator
@@ -402,7 +448,8 @@ for seed_check in range(3):
 # squared gradients than the usual $\beta_2 = 0.999$, as in WGAN-GP, chapter 07), 3 000 steps of batch 256. Every
 # 250 steps we keep the samples of 2 500 fixed codes. This section trains three such GANs: this one, one with two
 # changes against mode collapse, and one on a harder dataset, both explained below. They are independent, so
-# they train here at the same time, one per CPU core.
+# `side_by_side` trains them at the same time when a CPU core is free; here the other core is busy with the digit
+# GANs (started at the top), so they train one after the other.
 
 # %%
 ring_centres, ring_std = data.ring_centres(8, 2.0), 0.02
@@ -505,8 +552,7 @@ exercises.expect_true("the plain GAN loses modes during the second half of train
 # each time; see `tests/test_gan_targets.py`.)
 #
 # The 5 × 5 grid has 25 modes, and its corner modes lie far from where the generator starts. The plain GAN,
-# with learning rate $10^{-3}$ (and the same $\beta$), for 2 500 steps (trained above, side by side with the two
-# ring GANs):
+# with learning rate $10^{-3}$ (and the same $\beta$), for 2 500 steps (trained above with the two ring GANs):
 
 # %%
 grid_gan, grid_history = toy_gans["grid, plain"]                     # trained with the plain one above
@@ -531,19 +577,15 @@ exercises.expect_true("the untrained generator scores high quality on one mode: 
 # convolutions) with batch normalization, and a tanh output (DCGAN, Radford et al., 2016). Low-resolution layers
 # induce long-range correlations in the image, high-resolution ones short-range detail. As for the flows of
 # chapter 05, $D$ sees the digits dequantized and scaled to $[-1, 1)$, and samples are rounded back to grey
-# levels.
+# levels. Training (`train_dcgan`, at the top; it has been running in the background since the chapter started):
+# the non-saturating loss, 2 000 steps of batch 64, Adam with learning rate $2 \cdot 10^{-3}$ for both players
+# decaying linearly to 0, which damps the players' oscillation at the end.
 
 # %%
-torch.manual_seed(0)
-dcgan = GAN(DCGenerator(latent_dim=16, side=image_side, channels=32), DCDiscriminator(side=image_side, channels=32),
-            levels=levels)
 started = time.perf_counter()
-dcgan_history = fit_adversarial(dcgan, split.train, steps=1000, batch_size=64, lr_generator=2e-3, lr_discriminator=2e-3,
-                                lr_decay=True, snapshot_every=250, snapshot_size=64, progress=False,
-                                checkpoint=cache_dir() / f"ch06_dcgan_{DATASET}.pt", device=device())
-print(f"DCGAN: {dcgan_history.seconds:.1f} s of training ({time.perf_counter() - started:.1f} s in this run; "
-      "0 when it comes from the cache)")
-dcgan.to("cpu")
+dcgan, dcgan_history = dcgan_training.result()      # started in the background at the top (train_dcgan)
+print(f"DCGAN: {dcgan_history.seconds:.1f} s of training (2000 steps, in the background or earlier, in the cache); "
+      f"this cell waited {time.perf_counter() - started:.1f} s for it")
 with torch.no_grad():
     dcgan_samples = dcgan.sample(64, torch.Generator().manual_seed(0))
 # Samples go to the gallery, where chapter 09 scores every model's samples (a GAN has no likelihood to compare).
@@ -552,7 +594,7 @@ gallery.record_model("DCGAN (non-saturating)", 6, dcgan, levels=levels, dataset=
 fig, axes = plt.subplots(1, 3, figsize=(12, 4))
 plotting.image_grid(split.train.x[:64], nrow=8, levels=levels, title="training digits", ax=axes[0])
 plotting.image_grid(dcgan_history.snapshots[1], nrow=8, levels=levels, title="DCGAN after 250 steps", ax=axes[1])
-plotting.image_grid(dcgan_samples, nrow=8, levels=levels, title="DCGAN after 1000 steps", ax=axes[2])
+plotting.image_grid(dcgan_samples, nrow=8, levels=levels, title="DCGAN after 2000 steps", ax=axes[2])
 plt.show()
 fig, ax = plt.subplots(figsize=(6, 2.5))
 ax.plot(dcgan_history.discriminator_loss, lw=0.5, label="D loss")
@@ -769,16 +811,11 @@ exercises.expect_true("so a spectrally normalised D cannot become sure enough to
 # **Conditional GAN** (Mirza & Osindero, 2014). Give both players the label $y$: $G(\mathbf z, y)$ draws a digit
 # of class $y$, $D(\mathbf x, y)$ judges whether $\mathbf x$ is a real example *of class* $y$. Here the generator
 # gets a learnt class embedding next to $\mathbf z$ and the discriminator one constant input plane per class
-# (`fit_adversarial(..., labels_as_context=True)` draws the fakes with the labels of the real minibatch).
+# (`fit_adversarial(..., labels_as_context=True)` draws the fakes with the labels of the real minibatch;
+# `train_cgan`, at the top, trains it with the DCGAN's recipe).
 
 # %%
-torch.manual_seed(0)
-cgan = GAN(DCGenerator(latent_dim=16, side=image_side, channels=32, context_classes=10),
-           DCDiscriminator(side=image_side, channels=32, context_classes=10), levels=levels, context_classes=10)
-cgan_history = fit_adversarial(cgan, split.train, steps=1000, batch_size=64, lr_generator=2e-3, lr_discriminator=2e-3,
-                               lr_decay=True, labels_as_context=True, progress=False,
-                               checkpoint=cache_dir() / f"ch06_cgan_{DATASET}.pt", device=device())
-cgan.to("cpu")
+cgan, cgan_history = cgan_training.result()         # started in the background at the top (train_cgan)
 gallery.record_model("conditional DCGAN (balanced labels)", 6, cgan, levels=levels, dataset=DATASET,
                      context=torch.arange(gallery.SAMPLES) % 10, train_seconds=cgan_history.seconds)
 rows = torch.arange(10).repeat_interleave(10)
@@ -811,16 +848,11 @@ ClassConditionalExplorer(lambda z, labels: cgan.to_data(cgan.generate(z, labels)
 # \delta(\mathbf z - E(\mathbf x))$, or a code with its generated image, $p_G(\mathbf x, \mathbf z) = p(\mathbf z)\,
 # \delta(\mathbf x - G(\mathbf z))$? At the optimal $D$ the game value is $-\ln 4 + 2\,\mathrm{JS}(p_E \,\|\, p_G)$, and at
 # the optimum of $G$ and $E$ the joints agree, which forces $E = G^{-1}$: the encoder inverts the generator.
-# The encoder plays the generator's game with the labels swapped.
+# The encoder plays the generator's game with the labels swapped. (`train_bigan`, at the top: 1 500 steps, learning
+# rate $2 \cdot 10^{-3}$ for both sides.)
 
 # %%
-torch.manual_seed(0)
-bigan = BiGAN(DCGenerator(latent_dim=16, side=image_side, channels=32), ConvEncoder(latent_dim=16, side=image_side, channels=32),
-              JointDiscriminator(latent_dim=16, side=image_side, channels=32), levels=levels)
-bigan_history = fit_adversarial(bigan, split.train, steps=1500, batch_size=64, lr_generator=1e-3, lr_discriminator=1e-3,
-                                lr_decay=True, progress=False, checkpoint=cache_dir() / f"ch06_bigan_{DATASET}.pt",
-                                device=device())
-bigan.to("cpu")
+bigan, bigan_history = bigan_training.result()      # started in the background at the top (train_bigan)
 gallery.record_model("BiGAN", 6, bigan, levels=levels, dataset=DATASET, train_seconds=bigan_history.seconds)
 with torch.no_grad():
     reconstructions = bigan.reconstruct(split.test.x)
@@ -891,6 +923,9 @@ exercises.expect_true("linear classifiers on 16 BiGAN features and on the pixels
 #    the midpoints of linear paths have too small a norm?
 # 9. Use the discriminator's convolutional features (`bigan.discriminator.image`) instead of $E(\mathbf x)$ for the
 #    few-label classifier.
+# 10. Train the DCGAN of §4 for 1 000 and for 2 000 steps (`train_dcgan`), seeds 0–3 (`torch.manual_seed` and
+#    `fit_adversarial(..., seed=…)`), and score each with chapter 09's FID. How much does the result depend on the
+#    seed at each budget? What does that say about comparing two GANs by one run each?
 #
 # ## Summary
 # - A GAN replaces the likelihood by a classifier. For a fixed $G$ the best classifier is
