@@ -584,8 +584,8 @@ exercises.expect_true("the untrained generator scores high quality on one mode: 
 # %%
 started = time.perf_counter()
 dcgan, dcgan_history = dcgan_training.result()      # started in the background at the top (train_dcgan)
-print(f"DCGAN: {dcgan_history.seconds:.1f} s of training (2000 steps, in the background or earlier, in the cache); "
-      f"this cell waited {time.perf_counter() - started:.1f} s for it")
+print(f"DCGAN: {dcgan_history.seconds:.1f} s of training (2000 steps, in the background, or in an earlier run when it "
+      f"comes from the cache); this cell waited {time.perf_counter() - started:.1f} s for it")
 with torch.no_grad():
     dcgan_samples = dcgan.sample(64, torch.Generator().manual_seed(0))
 # Samples go to the gallery, where chapter 09 scores every model's samples (a GAN has no likelihood to compare).
