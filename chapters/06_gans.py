@@ -76,25 +76,18 @@ chapter_started = time.perf_counter()
 # yet (on a GPU they train here, one after the other). Their recipes are below; sections 4 and 6 explain them.
 
 # %%
-def train_dcgan():
-    """§4: DCGAN, non-saturating loss; 2000 steps of batch 64, both learning rates 2·10⁻³ decaying to 0."""
+def train_dcgan(classes=None):
+    """§4: DCGAN, non-saturating loss; 2000 steps of batch 64, both learning rates 2·10⁻³ decaying to 0.
+    §6: with ``classes=10``, the conditional DCGAN: the same recipe, the label as context for both players."""
     torch.manual_seed(0)
-    model = GAN(DCGenerator(latent_dim=16, side=image_side, channels=32), DCDiscriminator(side=image_side, channels=32),
-                levels=levels)
+    model = GAN(DCGenerator(latent_dim=16, side=image_side, channels=32, context_classes=classes),
+                DCDiscriminator(side=image_side, channels=32, context_classes=classes), levels=levels,
+                context_classes=classes)
+    name = "dcgan2000" if classes is None else "cgan2000"
     history = fit_adversarial(model, split.train, steps=2000, batch_size=64, lr_generator=2e-3, lr_discriminator=2e-3,
-                              lr_decay=True, snapshot_every=250, snapshot_size=64, progress=False,
-                              checkpoint=cache_dir() / f"ch06_dcgan2000_{DATASET}.pt", device=device())
-    return model.to("cpu"), history
-
-
-def train_cgan():
-    """§6: the DCGAN's recipe with the label as context for both players."""
-    torch.manual_seed(0)
-    model = GAN(DCGenerator(latent_dim=16, side=image_side, channels=32, context_classes=10),
-                DCDiscriminator(side=image_side, channels=32, context_classes=10), levels=levels, context_classes=10)
-    history = fit_adversarial(model, split.train, steps=2000, batch_size=64, lr_generator=2e-3, lr_discriminator=2e-3,
-                              lr_decay=True, labels_as_context=True, progress=False,
-                              checkpoint=cache_dir() / f"ch06_cgan2000_{DATASET}.pt", device=device())
+                              lr_decay=True, labels_as_context=classes is not None, snapshot_every=250,
+                              snapshot_size=64, progress=False, checkpoint=cache_dir() / f"ch06_{name}_{DATASET}.pt",
+                              device=device())
     return model.to("cpu"), history
 
 
@@ -111,7 +104,7 @@ def train_bigan():
 
 
 dcgan_training = in_background(train_dcgan)          # the three run one after the other, in this order
-cgan_training = in_background(train_cgan)
+cgan_training = in_background(train_dcgan, classes=10)
 bigan_training = in_background(train_bigan)
 
 # %% [markdown]
@@ -812,10 +805,10 @@ exercises.expect_true("so a spectrally normalised D cannot become sure enough to
 # of class $y$, $D(\mathbf x, y)$ judges whether $\mathbf x$ is a real example *of class* $y$. Here the generator
 # gets a learnt class embedding next to $\mathbf z$ and the discriminator one constant input plane per class
 # (`fit_adversarial(..., labels_as_context=True)` draws the fakes with the labels of the real minibatch;
-# `train_cgan`, at the top, trains it with the DCGAN's recipe).
+# `train_dcgan(classes=10)`, at the top, trains it with the DCGAN's recipe).
 
 # %%
-cgan, cgan_history = cgan_training.result()         # started in the background at the top (train_cgan)
+cgan, cgan_history = cgan_training.result()         # started in the background at the top (train_dcgan)
 gallery.record_model("conditional DCGAN (balanced labels)", 6, cgan, levels=levels, dataset=DATASET,
                      context=torch.arange(gallery.SAMPLES) % 10, train_seconds=cgan_history.seconds)
 rows = torch.arange(10).repeat_interleave(10)
