@@ -9,6 +9,7 @@ import os
 import random
 import sys
 import time
+import weakref
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -282,6 +283,10 @@ class BackgroundCall:
     def __init__(self, name: str, future=None, value=None):
         self.name, self._future, self._value = name, future, value
         self._collected, self._error = future is None, None
+        self._forget = lambda: None
+        if future is not None:      # this process keeps half the cores until the result is taken, or the call dropped
+            _background["uncollected"] += 1
+            self._forget = weakref.finalize(self, _forget_uncollected_call)
 
     def done(self) -> bool:
         return self._future is None or self._future.done()
@@ -299,6 +304,7 @@ class BackgroundCall:
                                      "seconds": round(time.perf_counter() - waiting, 3), "steps": 1, "workers": 1,
                                      "worker_processes": 1, "worker_peak_memory": peak})
             self._collected = True
+            self._forget()
             _end_background_if_done()
         if self._error is not None:
             raise self._error
@@ -308,8 +314,14 @@ class BackgroundCall:
         return f"<BackgroundCall {self.name}: {'done' if self.done() else 'running'}>"
 
 
-# The worker process of in_background, its calls, and this process's torch threads before the first of them.
-_background = {"executor": None, "futures": [], "threads": None, "watched_shell": None}
+# The worker process of in_background, its calls, how many of their results have not been taken, and this
+# process's torch threads before the first of them (None when they are its own again).
+_background = {"executor": None, "futures": [], "uncollected": 0, "threads": None, "watched_shell": None}
+
+
+def _forget_uncollected_call() -> None:
+    """A background call's result was taken, or its ``BackgroundCall`` was dropped (garbage-collected)."""
+    _background["uncollected"] -= 1
 
 
 def background_running() -> int:
@@ -318,12 +330,16 @@ def background_running() -> int:
 
 
 def _end_background_if_done(*_) -> None:
-    """Once every background call has finished: end the worker process and give this process its threads back
-    (their results are kept by their ``BackgroundCall``s). Called by ``result()``, and before each notebook cell."""
+    """Once every background call has finished, end the worker process (their results are kept by their
+    ``BackgroundCall``s); once every result has also been taken, give this process its threads back. Not sooner:
+    what this process computes until then runs on the same threads however soon the worker finished, so that its
+    numbers do not depend on timing. Called by ``result()``, ``in_background`` and before each notebook cell."""
     if _background["executor"] is not None and background_running() == 0:
         _background["executor"].shutdown(wait=False)
         _background["executor"], _background["futures"] = None, []
+    if _background["threads"] is not None and _background["executor"] is None and _background["uncollected"] <= 0:
         torch.set_num_threads(_background["threads"])      # here, in the main thread: OpenMP's setting is per thread
+        _background["threads"] = None
 
 
 def in_background(function: Callable, *arguments, **keyword_arguments) -> BackgroundCall:
@@ -334,8 +350,9 @@ def in_background(function: Callable, *arguments, **keyword_arguments) -> Backgr
     chapter goes on with the small ones). Calls started while others run wait for them: one worker process, one
     call at a time, in the order they were started. While they run, the worker has half the CPU cores and this process the
     other half (torch's threads; on 2 cores one each), so that the two do not fight over the cores; once all have
-    finished, the worker ends and this process gets its threads back, at the next ``result()`` or, in a notebook,
-    at the next cell. The call starts from this process's environment variables, working folder and random
+    finished, the worker ends (at the next ``result()`` or, in a notebook, the next cell), and once every
+    ``result()`` has been taken this process gets its threads back: until then it computes on the same threads
+    however soon the worker finished, so that its numbers do not depend on timing. The call starts from this process's environment variables, working folder and random
     generators as they are now, and leaves this process's generators as they were: seed inside ``function`` for
     results that do not depend on where it ran. ``function`` may be defined in a notebook (it is sent by value,
     with the globals it uses). On a GPU or MPS device, on one core or with ``DGM_WORKERS=1`` (as for
@@ -353,13 +370,14 @@ def in_background(function: Callable, *arguments, **keyword_arguments) -> Backgr
             _set_random_states(state)        # as in a worker: the caller's generators are left as they were
     _end_background_if_done()
     threads = max(1, _cores() // 2)
+    if _background["threads"] is None:
+        _background["threads"] = torch.get_num_threads()
+        torch.set_num_threads(max(1, _cores() - threads))
     if _background["executor"] is None:
         from joblib.externals.loky import ProcessPoolExecutor
 
         _background["executor"] = ProcessPoolExecutor(max_workers=1, env={variable: str(threads)
                                                                           for variable in _THREAD_VARIABLES})
-        _background["threads"] = torch.get_num_threads()
-        torch.set_num_threads(max(1, _cores() - threads))
         _watch_notebook_cells()
     call = functools.partial(function, *arguments, **keyword_arguments)
     future = _background["executor"].submit(_call_as_caller, call, (), dict(os.environ), os.getcwd(), state, threads)

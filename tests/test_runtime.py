@@ -327,7 +327,17 @@ def test_in_background_logs_the_wait_and_marks_its_trainings(two_cores, monkeypa
     assert records[1]["seconds"] >= 0
 
 
-def test_in_background_gives_the_threads_back_before_the_next_notebook_cell(two_cores, tmp_path):
+def _wait_until_done(call):
+    for _ in range(6000):                                   # at most two minutes
+        if call.done():
+            return
+        __import__("time").sleep(0.02)
+    raise TimeoutError(f"{call} did not finish")
+
+
+def test_in_background_keeps_this_process_on_its_threads_until_the_result_is_taken(two_cores, tmp_path):
+    """A finished worker ends at the next cell, but the threads come back only with the result: what the notebook
+    computes in between runs on one thread however soon the worker finished, so its numbers do not depend on timing."""
     from IPython.core.interactiveshell import InteractiveShell
     shell = InteractiveShell.instance()
     try:
@@ -335,13 +345,31 @@ def test_in_background_gives_the_threads_back_before_the_next_notebook_cell(two_
         (tmp_path / "go").touch()
         call = runtime.in_background(_when_told, str(tmp_path), "cell")
         assert torch.get_num_threads() == 1
-        for _ in range(6000):                               # until it has finished (at most two minutes)
-            if call.done():
-                break
-            __import__("time").sleep(0.02)
-        shell.run_cell("1 + 1")                             # a cell starts: the finished worker gives the core back
-        assert torch.get_num_threads() == threads_before and runtime.background_running() == 0
-        assert call.result()[0] == "cell"
+        _wait_until_done(call)
+        shell.run_cell("1 + 1")                             # a cell starts: the finished worker ends …
+        assert runtime.background_running() == 0 and runtime._background["executor"] is None
+        assert torch.get_num_threads() == 1                 # … but this process stays on its one thread
+        later = runtime.in_background(_when_told, str(tmp_path), "later")    # a new worker, same split of the cores
+        assert torch.get_num_threads() == 1
+        assert later.result()[0] == "later" and torch.get_num_threads() == 1  # the first result is still untaken
+        assert call.result()[0] == "cell" and torch.get_num_threads() == threads_before   # now it is
+    finally:
+        InteractiveShell.clear_instance()
+
+
+def test_a_dropped_background_call_gives_the_threads_back_at_the_next_cell(two_cores, tmp_path):
+    import gc
+    from IPython.core.interactiveshell import InteractiveShell
+    shell = InteractiveShell.instance()
+    try:
+        threads_before = torch.get_num_threads()
+        (tmp_path / "go").touch()
+        call = runtime.in_background(_when_told, str(tmp_path), "dropped")
+        _wait_until_done(call)
+        del call                                            # as when a notebook cell that started it runs again
+        gc.collect()
+        shell.run_cell("1 + 1")
+        assert torch.get_num_threads() == threads_before and runtime._background["uncollected"] == 0
     finally:
         InteractiveShell.clear_instance()
 
