@@ -45,6 +45,9 @@ def test_bench_reports_time_and_peak_memory_of_each_notebook_and_the_total(tmp_p
     assert "(from the cache)" in " ".join(last[:2]) and "training, all models" in last[2]
     first = lines[lines.index(chapters[0]) + 1]
     assert "training, all models" in first and float(first.split()[3]) == 0.0
+    # The host's speed, before the first chapter and after the total: seconds per epoch of a reference model.
+    assert lines[0].startswith("    host before: ") and lines[-1].startswith("    host after: ")
+    assert all(float(line.split()[2]) > 0 for line in (lines[0], lines[-1]))
 
 
 def test_python_m_course_lib_bench_is_the_benchmark_command():

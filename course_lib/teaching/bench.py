@@ -2,7 +2,9 @@
 
 ``python -m course_lib.teaching.bench [chapters…]``: wall time and peak memory of every chapter, each from a
 fresh kernel, and under it the seconds each model's training took (budgets on a quiet 2-core CPU: ≤ 60 s and
-≤ 1.5 GB a chapter from an empty cache, ≤ 90 s for chapter 09 with the cache the others wrote, ≤ 10 min in all).
+≤ 1.5 GB a chapter from an empty cache, ≤ 90 s for chapter 09 with the cache the others wrote, ≤ 10 min in all);
+before and after the chapters, how long one epoch of a reference model takes, to tell a busy host from a slow
+chapter.
 ``python -m course_lib.teaching.bench --repeat 20 --load 2 [chapters…]``: the hang hunt — every chapter 20 times
 from a fresh kernel while 2 busy-looping processes load the CPU; a run far slower than the chapter's median
 (a stall) is flagged, and the per-cell timeout turns a hang into an error that names the cell.
@@ -347,6 +349,23 @@ def training_speed(repeats: int = 3, device: str = "cpu") -> dict[str, tuple[flo
     return speeds
 
 
+def host_yardstick(repeats: int = 3) -> float:
+    """Seconds one training epoch of chapter 03's gated PixelCNN takes here now (the 1000 training digits, its
+    recipe; the median of ``repeats`` after a warm-up): the host's speed at the moment. A shared 2-core machine
+    varies by up to 2× within minutes, and every chapter's time with it; the bench prints this before and after
+    the chapters so that their times can be read against it."""
+    import torch
+
+    from ..data import load_digits
+    from ..train import fit
+
+    make, options = training_families()["gated PixelCNN (ch03)"]
+    train = load_digits().train
+    torch.manual_seed(0)
+    model = make()
+    return median_time(lambda: fit(model, train, epochs=1, progress=False, **options), repeats)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m course_lib.teaching.bench", description=__doc__.splitlines()[0])
     parser.add_argument("chapters", nargs="*", type=Path, help="notebooks (default: every chapter)")
@@ -403,7 +422,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     chapters = args.chapters or chapter_notebooks()
     total = 0.0
+    yardstick = "s per training epoch of chapter 03's gated PixelCNN (the host's speed; chapters scale with it)"
     print(f"{'chapter':40s} {'wall':>9s} {'peak memory':>12s}")
+    print(f"    host before: {host_yardstick():.2f} {yardstick}", flush=True)
     for chapter in chapters:
         run = run_chapter(chapter)
         total += run.seconds
@@ -411,6 +432,7 @@ def main(argv: list[str] | None = None) -> int:
         print(chapter_report(chapter.name, run, budget), flush=True)
     flag = "" if total <= COURSE_BUDGET_S else f"  OVER the {COURSE_BUDGET_S:.0f} s budget"
     print(f"{'total':40s} {total:7.1f} s{flag}")
+    print(f"    host after: {host_yardstick():.2f} {yardstick}")
     return 0
 
 
