@@ -283,10 +283,8 @@ class BackgroundCall:
     def __init__(self, name: str, future=None, value=None):
         self.name, self._future, self._value = name, future, value
         self._collected, self._error = future is None, None
-        self._forget = lambda: None
         if future is not None:      # this process keeps half the cores until the result is taken, or the call dropped
-            _background["uncollected"] += 1
-            self._forget = weakref.finalize(self, _forget_uncollected_call)
+            _background["uncollected"].add(self)
 
     def done(self) -> bool:
         return self._future is None or self._future.done()
@@ -304,7 +302,7 @@ class BackgroundCall:
                                      "seconds": round(time.perf_counter() - waiting, 3), "steps": 1, "workers": 1,
                                      "worker_processes": 1, "worker_peak_memory": peak})
             self._collected = True
-            self._forget()
+            _background["uncollected"].discard(self)
             _end_background_if_done()
         if self._error is not None:
             raise self._error
@@ -314,14 +312,11 @@ class BackgroundCall:
         return f"<BackgroundCall {self.name}: {'done' if self.done() else 'running'}>"
 
 
-# The worker process of in_background, its calls, how many of their results have not been taken, and this
-# process's torch threads before the first of them (None when they are its own again).
-_background = {"executor": None, "futures": [], "uncollected": 0, "threads": None, "watched_shell": None}
-
-
-def _forget_uncollected_call() -> None:
-    """A background call's result was taken, or its ``BackgroundCall`` was dropped (garbage-collected)."""
-    _background["uncollected"] -= 1
+# The worker process of in_background, its calls, the BackgroundCalls whose results have not been taken (a weak
+# set: a dropped one leaves it), and this process's torch threads before the first of them (None when they are
+# its own again).
+_background = {"executor": None, "futures": [], "uncollected": weakref.WeakSet(), "threads": None,
+               "watched_shell": None}
 
 
 def background_running() -> int:
@@ -337,7 +332,7 @@ def _end_background_if_done(*_) -> None:
     if _background["executor"] is not None and background_running() == 0:
         _background["executor"].shutdown(wait=False)
         _background["executor"], _background["futures"] = None, []
-    if _background["threads"] is not None and _background["executor"] is None and _background["uncollected"] <= 0:
+    if _background["threads"] is not None and _background["executor"] is None and not _background["uncollected"]:
         torch.set_num_threads(_background["threads"])      # here, in the main thread: OpenMP's setting is per thread
         _background["threads"] = None
 

@@ -369,7 +369,7 @@ def test_a_dropped_background_call_gives_the_threads_back_at_the_next_cell(two_c
         del call                                            # as when a notebook cell that started it runs again
         gc.collect()
         shell.run_cell("1 + 1")
-        assert torch.get_num_threads() == threads_before and runtime._background["uncollected"] == 0
+        assert torch.get_num_threads() == threads_before and not runtime._background["uncollected"]
     finally:
         InteractiveShell.clear_instance()
 

@@ -329,24 +329,29 @@ def training_speed(repeats: int = 3, device: str = "cpu") -> dict[str, tuple[flo
     1000 training digits: the median of ``repeats`` epochs, each after a warm-up epoch of the same model, and
     the reads of one more epoch (``host_reads``). A GAN's epoch is 16 steps of 64 real images for the
     discriminator (a WGAN-GP's critic takes 4 steps per generator step)."""
+    speeds = {}
+    for name in training_families():
+        images, epoch = _training_epoch(name, device)
+        speeds[name] = (images / median_time(epoch, repeats), host_reads(epoch))
+    return speeds
+
+
+def _training_epoch(family: str, device: str = "cpu"):
+    """(images it trains on, a function that trains one epoch of it): a fresh, seeded model of ``family``."""
     import torch
 
     from ..data import load_digits
     from ..models import GAN
     from ..train import fit, fit_adversarial
 
-    split, speeds = load_digits(), {}
-    for name, (make, options) in training_families().items():
-        torch.manual_seed(0)
-        model = make()
-        if isinstance(model, GAN):
-            images = options["steps"] * options["batch_size"] * options.get("discriminator_steps", 1)
-            epoch = lambda: fit_adversarial(model, split.train, progress=False, device=device, **options)  # noqa: E731
-        else:
-            images = len(split.train.x)
-            epoch = lambda: fit(model, split.train, epochs=1, progress=False, device=device, **options)  # noqa: E731
-        speeds[name] = (images / median_time(epoch, repeats), host_reads(epoch))
-    return speeds
+    make, options = training_families()[family]
+    train = load_digits().train
+    torch.manual_seed(0)
+    model = make()
+    if isinstance(model, GAN):
+        images = options["steps"] * options["batch_size"] * options.get("discriminator_steps", 1)
+        return images, lambda: fit_adversarial(model, train, progress=False, device=device, **options)
+    return len(train.x), lambda: fit(model, train, epochs=1, progress=False, device=device, **options)
 
 
 def host_yardstick(repeats: int = 3) -> float:
@@ -354,16 +359,7 @@ def host_yardstick(repeats: int = 3) -> float:
     recipe; the median of ``repeats`` after a warm-up): the host's speed at the moment. A shared 2-core machine
     varies by up to 2× within minutes, and every chapter's time with it; the bench prints this before and after
     the chapters so that their times can be read against it."""
-    import torch
-
-    from ..data import load_digits
-    from ..train import fit
-
-    make, options = training_families()["gated PixelCNN (ch03)"]
-    train = load_digits().train
-    torch.manual_seed(0)
-    model = make()
-    return median_time(lambda: fit(model, train, epochs=1, progress=False, **options), repeats)
+    return median_time(_training_epoch("gated PixelCNN (ch03)")[1], repeats)
 
 
 def main(argv: list[str] | None = None) -> int:
