@@ -64,7 +64,7 @@ from course_lib import data
 from course_lib.evaluation import gallery, leaderboard, mean_nll
 from course_lib.models import (CausalConvSequence, FactorizedCategorical, FVSBN, GatedPixelCNN, GRUSequence, MADE, NADE,
                                PixelCNN)
-from course_lib.runtime import cache_dir, device, seed_everything
+from course_lib.runtime import cache_dir, device, in_background, seed_everything
 from course_lib.teaching import exercises
 from course_lib.train import fit
 from course_lib.viz import CompletionExplorer, plotting
@@ -81,17 +81,41 @@ def bits_per_dim(nll):
     return nll / (dims_image * math.log(2))
 
 
-def train(name, model, epochs, lr=1e-3, batch_size=64, patience=8, variant="", **options):
-    """Train with early stopping (checkpoint in the cache), report the exact test NLL, keep the result.
+def fitted(name, model, epochs, lr=1e-3, batch_size=64, patience=8, variant="", **options):
+    """Train with early stopping (checkpoint in the cache); return the model and fit's History.
     ``variant``: a tag in the checkpoint's name for a model whose architecture changed between course versions."""
     history = fit(model, split.train, split.val, epochs=epochs, batch_size=batch_size, lr=lr, patience=patience,
                   checkpoint=cache_dir() / f"ch03_{name.replace(' ', '_')}{variant}_{DATASET}.pt", **options)
-    context = split.test.y if options.get("labels_as_context") else None
-    nll = mean_nll(model, split.test.x, context=context)
+    return model, history
+
+
+def report(name, model, history, labels_as_context=False):
+    """Report the exact test NLL of a trained model and keep the result."""
+    nll = mean_nll(model, split.test.x, context=split.test.y if labels_as_context else None)
     results[name], histories[name] = (nll, history.seconds), history
     print(f"{name}: test NLL {nll:.2f} nats/image ({bits_per_dim(nll):.3f} bits/dim), "
           f"{len(history.train_loss)} epochs, {history.seconds:.1f} s")
     return model
+
+
+def train(name, model, epochs, **options):
+    """``fitted``, then ``report``."""
+    return report(name, *fitted(name, model, epochs, **options), options.get("labels_as_context", False))
+
+
+# %% [markdown]
+# The chapter's two longest trainings, the WaveNet-style model of §6 and the class-conditional gated PixelCNN of
+# §9, run in a second process on the other CPU core (`runtime.in_background`) while the notebook goes on with the
+# others; §6 and §9 collect them with `.result()`, which waits only if the training has not finished:
+
+# %%
+dilations = tuple(2 ** i for i in range(math.ceil(math.log2(dims_image))))   # 1, 2, …, 32 for 64 pixels (§6)
+wavenet_training = in_background(fitted, "causal dilated conv (WaveNet-style)",
+                                 CausalConvSequence(image_shape, levels, channels=64, dilations=dilations, dropout=0.3),
+                                 epochs=32, lr=3e-3, average=0.98, variant="_64_dropout03_average32")
+conditional_training = in_background(fitted, "gated PixelCNN, class-conditional",
+                                     GatedPixelCNN(image_shape, levels, channels=32, layers=5, classes=10),
+                                     epochs=15, lr=3e-3, labels_as_context=True)
 
 # %% [markdown]
 # ## 1. The chain rule, the exact likelihood, and the order
@@ -526,7 +550,8 @@ for output_index, shift in ((0, 0), (1, 1)):
 
 # %%
 pixelcnn = train("PixelCNN", PixelCNN(image_shape, levels, channels=32, layers=5), epochs=30, lr=3e-3, variant="_32")
-gated_pixelcnn = train("gated PixelCNN", GatedPixelCNN(image_shape, levels, channels=32, layers=5), epochs=25, lr=3e-3)
+gated_pixelcnn = train("gated PixelCNN", GatedPixelCNN(image_shape, levels, channels=32, layers=5), epochs=22, lr=3e-3,
+                       average=0.95, variant="_average22")
 
 # %% [markdown]
 # ## 5. Output distributions: categorical vs discretized logistic
@@ -622,14 +647,16 @@ exercises.expect_true("receptive fields of five stacks (measured by gradients) �
 # raster sequence (after the shifted first layer), enough of them for the last layer to reach every earlier pixel
 # of the image; the printout compares with undilated layers. With 1000 training images the models of this chapter
 # stop early because they start to memorise; this one is wider (64 channels) and regularised with **dropout**
-# (30 % of each residual branch's units zeroed in training, none at test time), which lets it train for longer
-# before it does:
+# (30 % of each residual branch's units zeroed in training, none at test time). Dropout and a large learning rate
+# make the weights jitter from step to step around where they are heading, so the weights it keeps are their
+# **running average** (`fit(..., average=0.98)`: $\bar{\mathbf w} \leftarrow 0.98\, \bar{\mathbf w} + 0.02\,
+# \mathbf w$ after every step, a memory of about $1/(1-0.98) = 50$ steps; Polyak & Juditsky, 1992), which sits
+# closer to the centre of the jitter than the last step does. The gated PixelCNN above kept such an average too
+# (`average=0.95`).
 
 # %%
-dilations = tuple(2 ** i for i in range(math.ceil(math.log2(dims_image))))   # 1, 2, …, 32 for 64 pixels
-wavenet = train("causal dilated conv (WaveNet-style)", CausalConvSequence(image_shape, levels, channels=64,
-                                                                         dilations=dilations, dropout=0.3),
-                epochs=80, lr=3e-3, variant="_64_dropout03")
+# trained in a second process since the top of the chapter (wavenet_training, its recipe)
+wavenet = report("causal dilated conv (WaveNet-style)", *wavenet_training.result())
 undilated_layers = next(n for n in range(1, 1000) if 1 + n >= dims_image)  # one step back per undilated layer
 print(f"receptive field of its last layer: {wavenet.receptive_field} pixels with {len(wavenet.dilations)} dilated "
       f"layers; undilated layers of kernel 2 would need {undilated_layers} layers to see {dims_image} pixels")
@@ -637,12 +664,14 @@ print(f"receptive field of its last layer: {wavenet.receptive_field} pixels with
 # %% tags=["check"]
 exercises.expect_true("the WaveNet-style model's last layer sees all earlier pixels of the image",
                       wavenet.receptive_field >= dims_image)
-best_epochs = {name: histories[name].best_epoch for name in ("causal dilated conv (WaveNet-style)", "gated PixelCNN")}
-print(f"best validation epoch: WaveNet-style with dropout {best_epochs['causal dilated conv (WaveNet-style)']}, "
-      f"gated PixelCNN without {best_epochs['gated PixelCNN']}")
-exercises.expect_true("with dropout, the WaveNet-style model reaches its best validation loss later than the gated "
-                      "PixelCNN without it",
-                      best_epochs["causal dilated conv (WaveNet-style)"] > best_epochs["gated PixelCNN"])
+wavenet_history = histories["causal dilated conv (WaveNet-style)"]
+kept = wavenet_history.best_epoch
+print(f"validation NLL at the epoch kept ({kept + 1} of {len(wavenet_history.val_loss)}): averaged weights "
+      f"{wavenet_history.val_loss[kept]:.2f}, the trained weights of that epoch "
+      f"{wavenet_history.val_loss_unaveraged[kept]:.2f} nats/image")
+exercises.expect_true("the running average of the WaveNet-style model's weights scores better on validation than "
+                      "its trained weights of the same epoch",
+                      wavenet_history.val_loss[kept] < wavenet_history.val_loss_unaveraged[kept])
 
 # %% [markdown]
 # ## 7. Recurrent models: teacher forcing and free-running generation
@@ -799,9 +828,8 @@ def classifier_confidence(images):
     return float(digit_classifier.predict_proba(images.flatten(1).cpu().numpy() / (levels - 1)).max(1).mean())
 
 
-conditional = train("gated PixelCNN, class-conditional", GatedPixelCNN(image_shape, levels, channels=32, layers=5,
-                                                                      classes=10),
-                    epochs=15, lr=3e-3, labels_as_context=True)
+# trained in a second process since the top of the chapter (conditional_training, its recipe)
+conditional = report("gated PixelCNN, class-conditional", *conditional_training.result(), labels_as_context=True)
 del results["gated PixelCNN, class-conditional"]      # p(x | y) is not p(x): it gets its own comparison below
 classes = conditional.context_classes
 per_class = 8
@@ -1132,6 +1160,7 @@ exercises.expect_true("both binary models give every test image a probability (f
 # - van den Oord, A., et al. (2016). Conditional image generation with PixelCNN decoders.
 # - van den Oord, A., et al. (2016). WaveNet: a generative model for raw audio.
 # - Paine, T. L., et al. (2016). Fast WaveNet generation algorithm.
+# - Polyak, B. T., & Juditsky, A. B. (1992). Acceleration of stochastic approximation by averaging.
 # - Ramachandran, P., et al. (2017). Fast generation for convolutional autoregressive models.
 # - Reed, S., et al. (2017). Parallel multiscale autoregressive density estimation.
 # - Salimans, T., Karpathy, A., Chen, X., & Kingma, D. P. (2017). PixelCNN++.

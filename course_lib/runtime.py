@@ -341,7 +341,7 @@ def in_background(function: Callable, *arguments, **keyword_arguments) -> Backgr
     """Start ``function(*arguments, **keyword_arguments)`` in a worker process and return at once, so that this
     process goes on with other work; the returned ``BackgroundCall``'s ``result()`` waits for the value.
 
-    For a long training whose model is needed only later (chapters 06 and 08 train their digit models while the
+    For a long training whose model is needed only later (chapters 03, 06 and 08 train their longest models while the
     chapter goes on with the small ones). Calls started while others run wait for them: one worker process, one call
     at a time, in the order they were started. While they run, the worker has half the CPU cores and this process
     the other half (torch's threads; on 2 cores one each), so that the two do not fight over the cores; once all

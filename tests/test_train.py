@@ -170,6 +170,9 @@ def test_checkpoint_io_rejects_bad_input(tmp_path):
     ({"labels_as_context": True}, TypeError, r"train must be a data.Dataset \(x, y\) when labels_as_context=True"),
     ({"checkpoint": 3}, TypeError, "checkpoint must be a str, os.PathLike or None, got int"),
     ({"seed": -1}, ValueError, "seed must be ≥ 0, got -1"),
+    ({"average": 1.0}, ValueError, r"average must be None or a decay in \(0, 1\), got 1.0"),
+    ({"average": 0}, ValueError, "average must be finite and > 0, got 0.0"),
+    ({"average": "0.9"}, TypeError, "average must be a number, got str"),
 ])
 def test_fit_rejects_bad_input(kwargs, error, message):
     arguments = {"model": DiagonalGaussian(), "train": _data(), "val": None, "progress": False, **kwargs}
@@ -366,3 +369,56 @@ def test_training_loops_use_the_fused_adam_on_the_cpu(monkeypatch):
     fit_adversarial(GAN(MLPGenerator(hidden=8), MLPDiscriminator(hidden=8)), _data(), steps=1, batch_size=16,
                     progress=False, device="cpu")
     assert made == [True, True, True, True]
+
+
+def test_average_keeps_the_exponential_moving_average_of_the_trained_weights(monkeypatch):
+    """Without validation data, fit(average=d) ends with PyTorch's own EMA of the weights after every step."""
+    import course_lib.train as train_module
+    from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+    model = DiagonalGaussian()
+    reference = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(0.9))
+    descend = train_module._descend
+
+    def descend_then_average(optimizer, loss, only=None):
+        descend(optimizer, loss, only)
+        reference.update_parameters(model)
+
+    monkeypatch.setattr(train_module, "_descend", descend_then_average)
+    fit(model, _data(), epochs=3, batch_size=32, lr=0.2, average=0.9, progress=False)
+    trained = [p.detach().clone() for p in reference.module.parameters()]   # holds the EMA, not the last step
+    assert reference.n_averaged.item() == 3 * 8
+    for kept, averaged in zip(model.parameters(), trained):
+        assert torch.allclose(kept, averaged, atol=1e-6)
+    fit(last := DiagonalGaussian(), _data(), epochs=3, batch_size=32, lr=0.2, progress=False)
+    assert not torch.allclose(last.mean, model.mean, atol=1e-3)     # the average is not the last step's weights
+
+
+def test_average_validates_and_keeps_the_averaged_weights_which_beat_the_noisy_last_steps():
+    """Small batches and a large learning rate leave the weights jittering around the optimum; their average
+    sits closer to it, so its validation loss is lower, and early stopping keeps the best average."""
+    val = _data(seed=1)
+    model = DiagonalGaussian()
+    history = fit(model, _data(), val, epochs=30, batch_size=4, lr=0.2, patience=30, average=0.95, progress=False)
+    assert len(history.val_loss_unaveraged) == len(history.val_loss) == 30
+    assert sum(history.val_loss[10:]) < sum(history.val_loss_unaveraged[10:])
+    assert model.loss(val).item() == pytest.approx(min(history.val_loss), rel=1e-5)
+    plain = fit(DiagonalGaussian(), _data(), val, epochs=2, progress=False)
+    assert plain.val_loss_unaveraged == []
+
+
+def test_resume_with_average_equals_uninterrupted_training(tmp_path):
+    train, val, checkpoint = _data(), _data(seed=1), tmp_path / "run.pt"
+    straight = DiagonalGaussian()
+    full = fit(straight, train, val, epochs=6, batch_size=32, lr=0.1, average=0.9, progress=False)
+    fit(DiagonalGaussian(), train, val, epochs=3, batch_size=32, lr=0.1, average=0.9, checkpoint=checkpoint,
+        progress=False)
+    resumed_model = DiagonalGaussian()
+    resumed = fit(resumed_model, train, val, epochs=6, batch_size=32, lr=0.1, average=0.9, checkpoint=checkpoint,
+                  progress=False)
+    assert resumed.val_loss == full.val_loss and resumed.val_loss_unaveraged == full.val_loss_unaveraged
+    assert torch.equal(resumed_model.mean, straight.mean)
+    plain = tmp_path / "plain.pt"
+    fit(DiagonalGaussian(), train, val, epochs=1, checkpoint=plain, progress=False)
+    with pytest.raises(ValueError, match=r"plain.pt does not hold a training state .* lacks the keys \['averaged'\]"):
+        fit(DiagonalGaussian(), train, val, epochs=2, average=0.9, checkpoint=plain, progress=False)
