@@ -110,12 +110,22 @@ def train(name, model, epochs, **options):
 
 # %%
 dilations = tuple(2 ** i for i in range(math.ceil(math.log2(dims_image))))   # 1, 2, …, 32 for 64 pixels (§6)
-wavenet_training = in_background(fitted, "causal dilated conv (WaveNet-style)",
-                                 CausalConvSequence(image_shape, levels, channels=64, dilations=dilations, dropout=0.3),
-                                 epochs=32, lr=3e-3, average=0.98, variant="_64_dropout03_average32")
-conditional_training = in_background(fitted, "gated PixelCNN, class-conditional",
-                                     GatedPixelCNN(image_shape, levels, channels=32, layers=5, classes=10),
-                                     epochs=15, lr=3e-3, labels_as_context=True)
+
+
+def train_wavenet():
+    return fitted("causal dilated conv (WaveNet-style)",
+                  CausalConvSequence(image_shape, levels, channels=64, dilations=dilations, dropout=0.3),
+                  epochs=32, lr=3e-3, average=0.98, variant="_64_dropout03_average32")
+
+
+def train_conditional():
+    return fitted("gated PixelCNN, class-conditional", GatedPixelCNN(image_shape, levels, channels=32, layers=5,
+                                                                    classes=10),
+                  epochs=15, lr=3e-3, labels_as_context=True)
+
+
+wavenet_training = in_background(train_wavenet)           # the two run one after the other, in this order
+conditional_training = in_background(train_conditional)
 
 # %% [markdown]
 # ## 1. The chain rule, the exact likelihood, and the order
@@ -655,7 +665,7 @@ exercises.expect_true("receptive fields of five stacks (measured by gradients) �
 # (`average=0.95`).
 
 # %%
-# trained in a second process since the top of the chapter (wavenet_training, its recipe)
+# trained in a second process since the top of the chapter (train_wavenet)
 wavenet = report("causal dilated conv (WaveNet-style)", *wavenet_training.result())
 undilated_layers = next(n for n in range(1, 1000) if 1 + n >= dims_image)  # one step back per undilated layer
 print(f"receptive field of its last layer: {wavenet.receptive_field} pixels with {len(wavenet.dilations)} dilated "
@@ -828,7 +838,7 @@ def classifier_confidence(images):
     return float(digit_classifier.predict_proba(images.flatten(1).cpu().numpy() / (levels - 1)).max(1).mean())
 
 
-# trained in a second process since the top of the chapter (conditional_training, its recipe)
+# trained in a second process since the top of the chapter (train_conditional)
 conditional = report("gated PixelCNN, class-conditional", *conditional_training.result(), labels_as_context=True)
 del results["gated PixelCNN, class-conditional"]      # p(x | y) is not p(x): it gets its own comparison below
 classes = conditional.context_classes
