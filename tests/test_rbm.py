@@ -38,6 +38,45 @@ def test_free_energy_and_log_partition_against_brute_force():
     assert rbm.log_partition(chunk=3).item() == pytest.approx(log_z.item(), rel=1e-12)   # chunks agree
 
 
+def test_log_z_is_enumerated_once_while_the_weights_stay_the_same_and_afresh_after_any_change():
+    """Validation asks for log p at every batch; log Z is enumerated again only once the weights changed."""
+    rbm = _sharpened()
+    enumerations = []
+    enumerate_states = rbm._hidden_log_weights
+    rbm._hidden_log_weights = lambda *a: enumerations.append(1) or enumerate_states(*a)
+    images = _all_binary(4).reshape(16, 1, 2, 2)
+
+    def log_p():
+        with torch.no_grad():
+            return rbm.log_prob(images)
+
+    first = log_p()
+    assert torch.equal(log_p(), first) and len(enumerations) == 1
+    optimizer = torch.optim.Adam(rbm.parameters(), lr=0.1)
+    rbm.loss(images).backward()                       # eval mode: the exact NLL, with gradients: enumerated
+    optimizer.step()
+    changed = [
+        ("an optimiser step", lambda: None),
+        ("load_state_dict", lambda: rbm.load_state_dict({k: v + 0.1 for k, v in rbm.state_dict().items()})),
+        ("a new dtype", lambda: rbm.float()),
+        ("an in-place edit", lambda: rbm.hidden_bias.data.add_(1.0)),
+    ]
+    for what, change in changed:
+        change()
+        before = len(enumerations)
+        value = log_p()
+        assert len(enumerations) == before + 1, what
+        assert torch.logsumexp(value.double(), 0).item() == pytest.approx(0.0, abs=1e-5), what   # normalised
+    # with gradients, log Z is computed afresh, inside the graph: the same gradient as written out by hand
+    for _ in range(2):
+        rbm.zero_grad()
+        rbm.log_prob(images).sum().backward()
+    through_log_prob = [p.grad.clone() for p in rbm.parameters()]
+    rbm.zero_grad()
+    (-rbm.free_energy(images) - rbm.log_partition()).sum().backward()
+    assert all(torch.allclose(a, p.grad) for a, p in zip(through_log_prob, rbm.parameters()))
+
+
 def test_exact_samples_and_long_gibbs_chains_follow_log_prob():
     rbm = _sharpened()
     images = _all_binary(4).reshape(16, 1, 2, 2)

@@ -86,8 +86,21 @@ class RBM(ImageModel):
             parts.append(h @ self.hidden_bias + F.softplus(self.visible_bias + h @ self.weight.T).sum(-1))
         return torch.cat(parts)
 
+    def _log_partition_while_unchanged(self) -> torch.Tensor:
+        """``log_partition()``, enumerated again only once the weights changed, where no gradient is needed:
+        validation asks for it at every batch, while the weights change only between epochs. The weights are
+        compared by value (D·H + D + H numbers against 2^H enumerated states), so no change can go unnoticed."""
+        if torch.is_grad_enabled():
+            return self.log_partition()
+        weights = (self.weight, self.visible_bias, self.hidden_bias)
+        remembered = getattr(self, "_log_z_of", None)
+        if remembered is None or not all(a.dtype == w.dtype and a.device == w.device and torch.equal(a, w)
+                                         for a, w in zip(remembered[0], weights)):
+            self._log_z_of = (tuple(w.detach().clone() for w in weights), self.log_partition())
+        return self._log_z_of[1]
+
     def _log_prob(self, x, context):
-        return -self._free_energy(self._flat(x)) - self.log_partition()
+        return -self._free_energy(self._flat(x)) - self._log_partition_while_unchanged()
 
     # -- sampling -----------------------------------------------------------------------------------------
     def _sample_hidden(self, v, generator, beta: float = 1.0):
