@@ -561,7 +561,7 @@ for output_index, shift in ((0, 0), (1, 1)):
 # %%
 pixelcnn = train("PixelCNN", PixelCNN(image_shape, levels, channels=32, layers=5), epochs=30, lr=3e-3, variant="_32")
 gated_pixelcnn = train("gated PixelCNN", GatedPixelCNN(image_shape, levels, channels=32, layers=5), epochs=22, lr=3e-3,
-                       average=0.95, variant="_average22")
+                       average=0.95, variant="_average22")   # average: keep a running mean of the weights (§6)
 
 # %% [markdown]
 # ## 5. Output distributions: categorical vs discretized logistic
