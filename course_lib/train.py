@@ -24,6 +24,7 @@ from typing import Callable
 
 import torch
 from torch import nn
+from torch.optim.swa_utils import get_ema_multi_avg_fn
 
 from . import randomness
 from .models.base import TrainableSampler, evaluation_mode
@@ -181,20 +182,20 @@ class _PeriodicCheckpoint:
 
 class _WeightAverage:
     """An exponential moving average of a module's parameters (Polyak & Juditsky, 1992): after every step
-    ``a ← decay · a + (1 − decay) · w``, starting from the weights after the first step, as PyTorch's
-    ``swa_utils.get_ema_multi_avg_fn`` does. Buffers are not averaged: the module's own are used with it."""
+    ``a ← decay · a + (1 − decay) · w`` (PyTorch's ``swa_utils.get_ema_multi_avg_fn``), starting from the weights
+    after the first step. Buffers are not averaged: the module's own are used with it. ``saved``: the ``average``
+    of a checkpoint, to resume from."""
 
     def __init__(self, module: nn.Module, decay: float, saved: list | None = None):
-        self.parameters, self.decay = list(module.parameters()), decay
-        self.average = None if saved is None else [a.to(p.device) for a, p in zip(saved, self.parameters, strict=True)]
+        self.parameters, self.step = list(module.parameters()), get_ema_multi_avg_fn(decay)
+        self.average = None if saved is None else [a.to(p.device) for a, p in zip(saved, self.parameters)]
 
     @torch.no_grad()
     def update(self) -> None:
         if self.average is None:
             self.average = [p.detach().clone() for p in self.parameters]
         else:
-            for a, p in zip(self.average, self.parameters):
-                a.lerp_(p, 1 - self.decay)
+            self.step(self.average, [p.detach() for p in self.parameters], None)
 
     @contextlib.contextmanager
     def swapped_in(self):
@@ -336,11 +337,9 @@ def fit(model: nn.Module, train, val=None, *, epochs: int = 100, batch_size: int
 
     saved = _resume(checkpoint, model, {"optimizer": optimizer}, "training",
                     ("shuffler", "history", "best_model", "best_val", "epoch") + (("averaged",) if average else ()))
-    averaged = None if average is None else _WeightAverage(model, average)
+    averaged = None if average is None else _WeightAverage(model, average, saved and saved["averaged"])
     if saved is not None:
         with _restoring(checkpoint, model, "training"):
-            if averaged is not None:
-                averaged = _WeightAverage(model, average, saved["averaged"])
             shuffler.set_state(saved["shuffler"])
             history = History(**saved["history"])
             best_state, best_val = saved["best_model"], float(saved["best_val"])

@@ -75,6 +75,9 @@ def test_log_z_is_enumerated_once_while_the_weights_stay_the_same_and_afresh_aft
     rbm.zero_grad()
     (-rbm.free_energy(images) - rbm.log_partition()).sum().backward()
     assert all(torch.allclose(a, p.grad) for a, p in zip(through_log_prob, rbm.parameters()))
+    on_meta = rbm.to("meta")                          # shapes only: nothing to compare, enumerated each time
+    with torch.no_grad():
+        assert on_meta.log_prob(images.to("meta")).shape == on_meta.log_prob(images.to("meta")).shape == (16,)
 
 
 def test_exact_samples_and_long_gibbs_chains_follow_log_prob():

@@ -55,6 +55,7 @@ class RBM(ImageModel):
         self.weight = nn.Parameter(0.01 * randomness.normal((self.dims, self.hidden)))
         self.visible_bias = nn.Parameter(torch.zeros(self.dims))
         self.hidden_bias = nn.Parameter(torch.zeros(self.hidden))
+        self._log_z_of = None      # (the weights, log Z of them), see _log_partition_while_unchanged
         # the persistent chains' current states (visible), random binary images to start with; a buffer, so
         # they are saved with the model and training resumes exactly
         self.register_buffer("chains", randomness.bernoulli(torch.full((self.persistent, self.dims), 0.5)))
@@ -90,12 +91,11 @@ class RBM(ImageModel):
         """``log_partition()``, enumerated again only once the weights changed, where no gradient is needed:
         validation asks for it at every batch, while the weights change only between epochs. The weights are
         compared by value (D·H + D + H numbers against 2^H enumerated states), so no change can go unnoticed."""
-        if torch.is_grad_enabled():
+        if torch.is_grad_enabled() or self.weight.is_meta:     # meta tensors have no values to compare
             return self.log_partition()
         weights = (self.weight, self.visible_bias, self.hidden_bias)
-        remembered = getattr(self, "_log_z_of", None)
-        if remembered is None or not all(a.dtype == w.dtype and a.device == w.device and torch.equal(a, w)
-                                         for a, w in zip(remembered[0], weights)):
+        if self._log_z_of is None or not all(a.dtype == w.dtype and a.device == w.device and torch.equal(a, w)
+                                             for a, w in zip(self._log_z_of[0], weights)):
             self._log_z_of = (tuple(w.detach().clone() for w in weights), self.log_partition())
         return self._log_z_of[1]
 
