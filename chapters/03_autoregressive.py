@@ -248,7 +248,8 @@ exercises.expect_close("log p(x) against torch.distributions.Bernoulli", log_px,
 
 # %%
 fvsbn = train("FVSBN", FVSBN(image_shape, levels), epochs=60, lr=3e-3)
-nade_model = train("NADE", NADE(image_shape, levels, hidden=128), epochs=60, lr=3e-3)
+nade_model = train("NADE", NADE(image_shape, levels, hidden=128), epochs=30, lr=6e-3,
+                   average=0.95, variant="_average30")   # average: keep a running mean of the weights (§6)
 
 # %% [markdown]
 # ## 3. MADE: masks turn an autoencoder into an autoregressive model
@@ -328,8 +329,10 @@ exercises.expect_true("every output is reached by every earlier input (40 hidden
 # %%
 from course_lib.nn import masks_from_degrees  # noqa: E402  (after Exercise 2, whose answer it is)
 
-made = train("MADE (1 mask)", MADE(image_shape, levels, hidden=(256, 256)), epochs=60)
-made_ensemble = train("MADE (4 orders)", MADE(image_shape, levels, hidden=(256, 256), n_masks=4), epochs=60)
+made = train("MADE (1 mask)", MADE(image_shape, levels, hidden=(256, 256)), epochs=30, lr=3e-3, average=0.95,
+             variant="_average30")
+made_ensemble = train("MADE (4 orders)", MADE(image_shape, levels, hidden=(256, 256), n_masks=4), epochs=30, lr=3e-3,
+                      average=0.95, variant="_average30")
 
 # %% [markdown]
 # **The masks, seen.** Below, a MADE for $D = 8$ inputs in a random order with two hidden layers of 16 units
@@ -561,7 +564,7 @@ for output_index, shift in ((0, 0), (1, 1)):
 # %%
 pixelcnn = train("PixelCNN", PixelCNN(image_shape, levels, channels=32, layers=5), epochs=30, lr=3e-3, variant="_32")
 gated_pixelcnn = train("gated PixelCNN", GatedPixelCNN(image_shape, levels, channels=32, layers=5), epochs=22, lr=3e-3,
-                       average=0.95, variant="_average22")   # average: keep a running mean of the weights (§6)
+                       average=0.95, variant="_average22")
 
 # %% [markdown]
 # ## 5. Output distributions: categorical vs discretized logistic
@@ -661,8 +664,8 @@ exercises.expect_true("receptive fields of five stacks (measured by gradients) �
 # make the weights jitter from step to step around where they are heading, so the weights it keeps are their
 # **running average** (`fit(..., average=0.98)`: $\bar{\mathbf w} \leftarrow 0.98\, \bar{\mathbf w} + 0.02\,
 # \mathbf w$ after every step, a memory of about $1/(1-0.98) = 50$ steps; Polyak & Juditsky, 1992), which sits
-# closer to the centre of the jitter than the last step does. The gated PixelCNN above kept such an average too
-# (`average=0.95`).
+# closer to the centre of the jitter than the last step does. NADE, the MADEs and the gated PixelCNN above kept
+# such an average too (`average=0.95`).
 
 # %%
 # trained in a second process since the top of the chapter (train_wavenet)

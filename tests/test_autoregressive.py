@@ -8,7 +8,7 @@ import torch
 from scipy import stats
 
 from course_lib.models.autoregressive import (FVSBN, MADE, NADE, CausalConvSequence, GatedPixelCNN, GRUSequence,
-                                              PixelCNN, discretized_logistic_mixture)
+                                              PixelCNN, _gated_activation, discretized_logistic_mixture)
 from course_lib.nn import CausalConv1d, MaskedConv2d, MaskedLinear, made_masks
 
 SMALL = {
@@ -89,6 +89,15 @@ def test_plain_pixelcnn_has_a_blind_spot_and_gated_does_not():
     blind = {2 * 8 + 7, 3 * 8 + 6, 3 * 8 + 7}                  # up and to the right of (4, 4)
     assert blind <= earlier - plain                            # within reach, yet never seen
     assert gated == earlier                                    # every earlier pixel
+
+
+def test_gated_unit_is_tanh_of_the_first_half_times_sigmoid_of_the_second():
+    torch.manual_seed(0)
+    a = 4 * torch.randn(3, 6, 5, 2, dtype=torch.float64)                     # (B, 2C, ...): saturated values too
+    reference = torch.tanh(a[:, :3]) * torch.sigmoid(a[:, 3:])
+    assert torch.allclose(_gated_activation(a), reference, rtol=0, atol=1e-14)
+    layer = GatedPixelCNN(channels=3, layers=1).layers[0]
+    assert torch.allclose(layer.gate(a), reference, rtol=0, atol=1e-14)    # the gated PixelCNN's layers use it
 
 
 def test_causal_convolution_receptive_field_arithmetic():
