@@ -67,11 +67,12 @@ chapter_started = time.perf_counter()
 
 # %% [markdown]
 # **The long trainings start first.** Sections 3 and 4 train three models on the digits for a while — the
-# diffusion model (DDPM) and two flow-matching models — and a classifier that judges their samples; nothing
-# before those sections needs them. So they start now, in a second process on the other CPU core, while this
-# notebook goes on with the smaller models: `runtime.in_background` returns at once, and each section collects
-# its model with `.result()`, which waits only if the training has not finished yet (on a GPU they train here,
-# one after the other). Their recipes are below; sections 3 and 4 explain them.
+# diffusion model (DDPM) and two flow-matching models — and a classifier that judges their samples, and §6 a
+# generator without a discriminator (GLO); nothing before those sections needs them. So they start now, in a
+# second process on the other CPU core, while this notebook goes on with the smaller models:
+# `runtime.in_background` returns at once, and each section collects its model with `.result()`, which waits only
+# if the training has not finished yet (on a GPU they train here, one after the other). Their recipes are below;
+# sections 3, 4 and 6 explain them.
 
 # %%
 def denoiser():
@@ -115,10 +116,27 @@ def train_unet_flow():
     return model, history
 
 
-classifier_training = in_background(train_judge)          # the four run one after the other, in this order
+def train_glo():
+    """§6: GLO, chapter 06's DCGAN generator with a free code per training image, 1500 steps of its objective:
+    the squared error between a batch of 64 training images and the generator's outputs for their codes, minimised
+    over the generator and those codes (projected back onto the unit sphere after every step)."""
+    seed_everything(0)
+    glo = GLO(DCGenerator(16, image_shape[-1], 64), len(split.train.x), 16, image_shape, levels)
+
+    def glo_objective(generator, step):
+        index = torch.randint(len(split.train.x), (64,), generator=generator, device=generator.device).cpu()
+        return glo.loss(index, split.train.x[index])
+
+    steps = minimize(glo, glo_objective, steps=1500, lr=3e-3, after_step=glo.project_codes, progress=False,
+                     checkpoint=cache_dir() / f"ch08_glo_{DATASET}.pt")
+    return glo, steps
+
+
+classifier_training = in_background(train_judge)          # the five run one after the other, in this order
 ddpm_training = in_background(train_ddpm)
 flow_training = in_background(train_flow)
 unet_flow_training = in_background(train_unet_flow)
+glo_training = in_background(train_glo)
 
 # %% [markdown]
 # ## 1. Energy-based models and the restricted Boltzmann machine
@@ -865,22 +883,14 @@ exercises.expect_true("flow matching: confident at every w, but w = 3 spreads th
 #
 # is minimised over both by gradient steps (here $\ell$ the squared error; the paper adds a Laplacian-pyramid
 # loss). There is no encoder: codes are found by optimisation. To sample, fit a Gaussian to the learned codes.
-# The deck's experiment, on the digits — reconstructions, and samples, with a 16-dimensional code; the best
-# *linear* 16-dimensional reconstruction (PCA) for scale:
+# The objective is `glo_objective` in `train_glo` at the top of the chapter, which minimised it in the background
+# (1500 steps of `train.minimize`, the codes projected back onto the sphere after each). The deck's experiment, on
+# the digits — reconstructions, and samples, with a 16-dimensional code; the best *linear* 16-dimensional
+# reconstruction (PCA) for scale:
 
 # %%
-seed_everything(0)
-glo = GLO(DCGenerator(16, image_shape[-1], 64), len(split.train.x), 16, image_shape, levels)
+glo, glo_steps = glo_training.result()      # started in the background at the top (train_glo)
 train_images = split.train.x
-
-
-def glo_objective(generator, step):
-    index = torch.randint(len(train_images), (64,), generator=generator, device=generator.device).cpu()
-    return glo.loss(index, train_images[index])
-
-
-glo_steps = minimize(glo, glo_objective, steps=1500, lr=3e-3, after_step=glo.project_codes, progress=False,
-                     checkpoint=cache_dir() / f"ch08_glo_{DATASET}.pt")
 glo.fit_code_distribution()
 scaled_train = data.scale_levels(train_images, levels).reshape(len(train_images), -1)
 with torch.no_grad():
