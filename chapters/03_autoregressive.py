@@ -121,7 +121,7 @@ def train_wavenet():
 def train_conditional():
     return fitted("gated PixelCNN, class-conditional", GatedPixelCNN(image_shape, levels, channels=32, layers=5,
                                                                     classes=10),
-                  epochs=15, lr=3e-3, labels_as_context=True)
+                  epochs=15, lr=3e-3, average=0.95, labels_as_context=True, variant="_average15")
 
 
 wavenet_training = in_background(train_wavenet)           # the two run one after the other, in this order
