@@ -188,7 +188,7 @@ class _WeightAverage:
 
     def __init__(self, module: nn.Module, decay: float, saved: list | None = None):
         self.parameters, self.step = list(module.parameters()), get_ema_multi_avg_fn(decay)
-        self.average = None if saved is None else [a.to(p.device) for a, p in zip(saved, self.parameters)]
+        self.average = None if saved is None else [a.to(p.device) for a, p in zip(saved, self.parameters, strict=True)]
 
     @torch.no_grad()
     def update(self) -> None:
@@ -337,9 +337,11 @@ def fit(model: nn.Module, train, val=None, *, epochs: int = 100, batch_size: int
 
     saved = _resume(checkpoint, model, {"optimizer": optimizer}, "training",
                     ("shuffler", "history", "best_model", "best_val", "epoch") + (("averaged",) if average else ()))
-    averaged = None if average is None else _WeightAverage(model, average, saved and saved["averaged"])
+    averaged = None if average is None or saved is not None else _WeightAverage(model, average)
     if saved is not None:
         with _restoring(checkpoint, model, "training"):
+            if average is not None:     # here, so that a checkpoint whose average does not fit gets the clear message
+                averaged = _WeightAverage(model, average, saved["averaged"])
             shuffler.set_state(saved["shuffler"])
             history = History(**saved["history"])
             best_state, best_val = saved["best_model"], float(saved["best_val"])

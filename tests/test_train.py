@@ -422,3 +422,10 @@ def test_resume_with_average_equals_uninterrupted_training(tmp_path):
     fit(DiagonalGaussian(), train, val, epochs=1, checkpoint=plain, progress=False)
     with pytest.raises(ValueError, match=r"plain.pt does not hold a training state .* lacks the keys \['averaged'\]"):
         fit(DiagonalGaussian(), train, val, epochs=2, average=0.9, checkpoint=plain, progress=False)
+    short = tmp_path / "short.pt"               # an average of fewer tensors than the model has parameters
+    fit(DiagonalGaussian(), train, val, epochs=1, average=0.9, checkpoint=short, progress=False)
+    state = torch.load(short, weights_only=False)
+    state["averaged"] = state["averaged"][:-1]
+    torch.save(state, short)
+    with pytest.raises(ValueError, match=r"short.pt does not hold a training state .* different model or loop"):
+        fit(DiagonalGaussian(), train, val, epochs=2, average=0.9, checkpoint=short, progress=False)

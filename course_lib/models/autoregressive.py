@@ -338,9 +338,7 @@ class _GatedLayer(nn.Module):
         self.vertical_to_horizontal = nn.Conv2d(2 * channels, 2 * channels, 1)
         self.horizontal_out = nn.Conv2d(channels, channels, 1)
 
-    @staticmethod
-    def gate(a):
-        return _gated_activation(a)
+    gate = staticmethod(_gated_activation)      # (B, 2C, ...) → tanh(first half) ⊙ σ(second half), (B, C, ...)
 
     def vertical_stack(self, v):
         """(B, C_in, rows, W) → pre-gate (B, 2C, rows, W): output row i sees input rows i - half .. i (all
