@@ -3,8 +3,9 @@
 ``python -m course_lib.teaching.bench [chapters…]``: wall time and peak memory of every chapter, each from a
 fresh kernel, and under it the seconds each model's training took (budgets on a quiet 2-core CPU: ≤ 60 s and
 ≤ 1.5 GB a chapter from an empty cache, ≤ 90 s for chapter 09 with the cache the others wrote, ≤ 10 min in all);
-before and after the chapters, how long one epoch of a reference model takes, to tell a busy host from a slow
-chapter.
+the CPU seconds of the kernel and its workers, whose share per core is the least wall time the chapter's work
+allows (what no better schedule can beat); before and after the chapters, how long one epoch of a reference model
+takes, to tell a busy host from a slow chapter.
 ``python -m course_lib.teaching.bench --repeat 20 --load 2 [chapters…]``: the hang hunt — every chapter 20 times
 from a fresh kernel while 2 busy-looping processes load the CPU; a run far slower than the chapter's median
 (a stall) is flagged, and the per-cell timeout turns a hang into an error that names the cell.
@@ -46,17 +47,21 @@ PEAK_MEMORY_CELL = """import resource, sys
 try:
     _peak = next(int(line.split()[1]) * 1024 for line in open("/proc/self/status") if line.startswith("VmHWM:"))
 except OSError:   # no /proc (macOS): ru_maxrss, in bytes there
-    _peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    _peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
 print("peak-memory-bytes", _peak)"""
 
 
 class ChapterRun(NamedTuple):
-    """One chapter run from a fresh kernel: wall time (s), the kernel's peak resident memory (bytes), and one
-    record per training call (``train.fit``, ``minimize``, ``fit_adversarial``) in the order they ran: the model
-    (its checkpoint's name), the seconds and the epochs or steps run (0: loaded from the cache)."""
+    """One chapter run from a fresh kernel: wall time (s), the kernel's peak resident memory (bytes), one record
+    per training call (``train.fit``, ``minimize``, ``fit_adversarial``) in the order they ran: the model (its
+    checkpoint's name), the seconds and the epochs or steps run (0: loaded from the cache); and the CPU seconds
+    the kernel and its worker processes used together (0: not measured). The CPU seconds hardly depend on how
+    busy the host is, and divided by the cores they are the least wall time any schedule of the chapter's work
+    could reach: what a budget asks of the work itself."""
     seconds: float
     peak_memory: int
     trainings: list[dict]
+    cpu_seconds: float = 0.0
 
 
 def run_chapter(path: Path, timeout: int = 1200) -> ChapterRun:
@@ -80,9 +85,11 @@ def run_chapter(path: Path, timeout: int = 1200) -> ChapterRun:
         try:
             client = NotebookClient(notebook, timeout=timeout, kernel_name="python3",
                                     resources={"metadata": {"path": str(Path(path).parent)}})
+            cpu_before = _children_cpu_seconds()
             start = time.perf_counter()
-            client.execute()
+            client.execute()                  # starts the kernel and, once it has run every cell, shuts it down
             seconds = time.perf_counter() - start
+            cpu_seconds = _children_cpu_seconds() - cpu_before
         finally:
             if previous is None:
                 os.environ.pop(TRAINING_LOG_VARIABLE, None)
@@ -90,7 +97,18 @@ def run_chapter(path: Path, timeout: int = 1200) -> ChapterRun:
                 os.environ[TRAINING_LOG_VARIABLE] = previous
         trainings = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
     printed = "".join(output.get("text", "") for output in notebook.cells[-1].outputs)
-    return ChapterRun(seconds, int(printed.split("peak-memory-bytes")[1].split()[0]), trainings)
+    return ChapterRun(seconds, int(printed.split("peak-memory-bytes")[1].split()[0]), trainings, max(cpu_seconds, 0.0))
+
+
+def _children_cpu_seconds() -> float:
+    """User + system CPU seconds of this process's finished children and of everything they waited for: after a
+    chapter, its kernel and the kernel's worker processes (which end with it). 0 where ``resource`` is missing."""
+    try:
+        import resource
+    except ImportError:                       # Windows
+        return 0.0
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def chapter_report(name: str, run: ChapterRun, budget: float) -> str:
@@ -109,6 +127,12 @@ def chapter_report(name: str, run: ChapterRun, budget: float) -> str:
     if processes:
         lines.append(f"    worker processes: {processes} × {worker_peak / 1e9:.2f} GB at their peak; with the kernel's "
                      f"{memory / 1e9:.2f} GB")
+    if run.cpu_seconds > 0:
+        from ..runtime import _cores
+
+        cores = _cores()
+        lines.append(f"    CPU time, kernel and workers: {run.cpu_seconds:.1f} s; on {cores} core{'s' * (cores > 1)} no "
+                     f"schedule of this work takes less than {run.cpu_seconds / cores:.1f} s")
     for record in sorted(run.trainings, key=lambda r: -r["seconds"]):
         if record["loop"] == "side_by_side":
             lines.append(f"    side by side: {record['model'][:41]:41s} {record['seconds']:6.1f} s  ({record['steps']} calls, "
