@@ -244,7 +244,10 @@ exercises.expect_close("log p(x) against torch.distributions.Bernoulli", log_px,
 
 # %% [markdown]
 # `models.NADE` is that computation with a softmax over the 17 levels in place of the output sigmoid, and
-# `models.FVSBN` the masked linear map. Trained on the digits (exact test NLL; the training curves are in §8):
+# `models.FVSBN` the masked linear map. With two levels the softmax over levels *is* the sigmoid: FVSBN is then
+# literally a sigmoid belief net, and NADE the binary NADE of Exercise 1. Chapter 08 trains both on binarized
+# digits, next to a restricted Boltzmann machine whose likelihood is exact too. Trained on the 17-level digits
+# (exact test NLL; the training curves are in §8):
 
 # %%
 fvsbn = train("FVSBN", FVSBN(image_shape, levels), epochs=60, lr=3e-3)
@@ -1116,29 +1119,6 @@ exercises.expect_true("from 64×64 on, the multiscale sampler needs over 100× f
 # Fewer passes is not the same as less time: each group step runs a network over the whole image at its
 # resolution, and the base and upsampling networks are bigger. Reed et al. (2017) report sampling about
 # 100× faster than a PixelCNN, at some cost in likelihood — the price of the within-group independence.
-
-# %% [markdown]
-# ## 13. Binarized digits
-#
-# With two levels, the softmax over levels is a sigmoid: FVSBN is then literally a *sigmoid* belief
-# net, and NADE the original binary NADE of Exercise 1. These numbers (nats per *binary* image) are not
-# comparable with the 17-level leaderboard; they go on a leaderboard of their own, where chapter 08's RBM
-# joins them.
-
-# %%
-binary = {part: data.binarize(getattr(split, part).x, levels) for part in ("train", "val", "test")}
-binary_results = {}
-for name, model in (("FVSBN (sigmoid belief net)", FVSBN(image_shape, 2)), ("NADE", NADE(image_shape, 2, hidden=64))):
-    fit(model, binary["train"], binary["val"], epochs=60, batch_size=64, lr=3e-3, patience=8, progress=False,
-        checkpoint=cache_dir() / f"ch03_binary_{name.split()[0]}_{DATASET}.pt")
-    binary_results[name] = mean_nll(model, binary["test"])
-    leaderboard.record(name, 3, binary_results[name], dims_image, dataset=f"{DATASET} (binarized)", bound="exact")
-display(Markdown("| model (binarized digits) | exact test NLL (nats/image) |\n|---|---|\n" + "\n".join(
-    f"| {n} | {v:.2f} |" for n, v in binary_results.items())))
-
-# %% tags=["check"]
-exercises.expect_true("both binary models give every test image a probability (finite, positive NLL)",
-                      all(math.isfinite(v) and v > 0 for v in binary_results.values()))
 
 # %% [markdown]
 # ## Further exercises (no checks)
