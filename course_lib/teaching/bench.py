@@ -55,9 +55,10 @@ class ChapterRun(NamedTuple):
     """One chapter run from a fresh kernel: wall time (s), the kernel's peak resident memory (bytes), one record
     per training call (``train.fit``, ``minimize``, ``fit_adversarial``) in the order they ran: the model (its
     checkpoint's name), the seconds and the epochs or steps run (0: loaded from the cache); and the CPU seconds
-    the kernel and its worker processes used together (0: not measured). The CPU seconds hardly depend on how
-    busy the host is, and divided by the cores they are the least wall time any schedule of the chapter's work
-    could reach: what a budget asks of the work itself."""
+    the kernel and its worker processes used together (0: not measured). Divided by the cores, the CPU seconds are
+    the least wall time any schedule of the chapter's work could reach: a chapter far above it leaves cores idle,
+    one near it can only get faster by doing less work. (Other processes' time is not counted, but a busy host
+    still slows every instruction: compare CPU seconds, like wall times, on one host in one run.)"""
     seconds: float
     peak_memory: int
     trainings: list[dict]
