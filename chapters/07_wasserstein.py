@@ -844,16 +844,25 @@ exercises.expect_true("the WGAN-GP critic's estimate moves with sample quality (
 
 # %%
 test_images = split.test.x
-digit_runs = {}
-for name, game, steps, critic_steps, lr in (("WGAN-GP", dict(loss="wasserstein", gradient_penalty=10.0), 300, 4, 1e-3),
-                                            ("GAN (non-saturating)", dict(loss="non_saturating"), 600, 1, 2e-3)):
+
+
+def digit_run(game, steps, critic_steps, lr):
+    """A DCGAN of chapter 06 trained with ``game`` (the losses); (the model, its history with snapshots of as many
+    samples as there are test images)."""
     torch.manual_seed(0)
     gan = GAN(DCGenerator(latent_dim=16, side=image_side, channels=32), DCDiscriminator(side=image_side, channels=32),
               levels=levels, **game)
-    digit_runs[name] = (gan, fit_adversarial(gan, split.train, steps=steps, batch_size=64, lr_generator=lr,
-                                             lr_discriminator=lr, betas=(0.5, 0.9), discriminator_steps=critic_steps,
-                                             lr_decay=True, snapshot_every=steps // 10, snapshot_size=len(test_images),
-                                             progress=False, checkpoint=cache_dir() / f"ch07_{DATASET}_{game['loss']}.pt"))
+    return gan, fit_adversarial(gan, split.train, steps=steps, batch_size=64, lr_generator=lr, lr_discriminator=lr,
+                                betas=(0.5, 0.9), discriminator_steps=critic_steps, lr_decay=True,
+                                snapshot_every=steps // 10, snapshot_size=len(test_images), progress=False,
+                                checkpoint=cache_dir() / f"ch07_{DATASET}_{game['loss']}.pt")
+
+
+digit_games = {"WGAN-GP": (dict(loss="wasserstein", gradient_penalty=10.0), 300, 4, 1e-3),
+               "GAN (non-saturating)": (dict(loss="non_saturating"), 600, 1, 2e-3)}
+# Two independent trainings of small convolutional networks, which gain nothing from a second thread: side by side
+# they train at the same time, one per core.
+digit_runs = dict(zip(digit_games, side_by_side(digit_run, digit_games.values())))
 reference_w1 = divergences.empirical_wasserstein(split.train.x[:len(test_images)].flatten(1),
                                                  test_images.flatten(1)).distance.item()
 fig, axes = plt.subplots(1, 4, figsize=(15, 3.3))
