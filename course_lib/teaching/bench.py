@@ -47,7 +47,7 @@ PEAK_MEMORY_CELL = """import resource, sys
 try:
     _peak = next(int(line.split()[1]) * 1024 for line in open("/proc/self/status") if line.startswith("VmHWM:"))
 except OSError:   # no /proc (macOS): ru_maxrss, in bytes there
-    _peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    _peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 print("peak-memory-bytes", _peak)"""
 
 
