@@ -61,7 +61,7 @@ from IPython.display import Markdown, display
 from course_lib import data
 from course_lib.evaluation import gallery, leaderboard, mean_nll
 from course_lib.models import PPCA, VAE, FactorizedCategorical
-from course_lib.runtime import cache_dir, device, seed_everything
+from course_lib.runtime import cache_dir, device, in_background, seed_everything
 from course_lib.teaching import exercises
 from course_lib.train import fit, minimize
 from course_lib.viz import InterpolationExplorer, LatentExplorer, plotting
@@ -70,6 +70,26 @@ seed_everything(0)
 split = data.load_dataset(DATASET)
 levels, image_shape = split.levels, tuple(split.train.x.shape[1:])
 dims_image = split.test.x[0].numel()
+
+# %% [markdown]
+# The chapter's longest training, the convolutional VAE of §4, runs in a second process on the other CPU core
+# (`runtime.in_background`) while the notebook goes on; §4 collects it with `.result()`, which waits only if
+# the training has not finished:
+
+# %%
+def train_conv_vae():
+    """§4's convolutional VAE: trained with early stopping, then polished at a tenth of the learning rate."""
+    torch.manual_seed(0)
+    model = VAE(image_shape, levels, latent_dim=16, hidden=128, architecture="conv", dropout=0.2)  # 128 // 8 channels
+    checkpoint = cache_dir() / f"ch04_vae_conv_{DATASET}.pt"
+    history = fit(model, split.train, split.val, epochs=1000, batch_size=128, lr=2e-3, patience=15,
+                  checkpoint=checkpoint, progress=False)
+    history_fine = fit(model, split.train, split.val, epochs=100, batch_size=64, lr=2e-4, patience=10,
+                       checkpoint=checkpoint.with_suffix(".fine.pt"), progress=False)
+    return model, history, history_fine
+
+
+conv_vae_training = in_background(train_conv_vae)
 
 # %% [markdown]
 # ## 1. The evidence lower bound, three ways
@@ -711,16 +731,10 @@ gallery.record_model("VAE (MLP, 8-d latent, categorical decoder)", 4, vae, level
 # image, and the mirror image of that in the decoder — weights shared across positions, as strokes look alike
 # everywhere; 16 and 32 channels, then a linear layer to the code's mean and log-variance, and from the code),
 # a 16-d latent, batches of 128 at learning rate $2 \cdot 10^{-3}$ with a patience of 15 epochs, and the same polish
-# at a tenth of the learning rate. Same test digits, same bounds:
+# at a tenth of the learning rate (`train_conv_vae`, at the top). Same test digits, same bounds:
 
 # %%
-torch.manual_seed(0)
-conv_vae = VAE(image_shape, levels, latent_dim=16, hidden=128, architecture="conv", dropout=0.2)  # 128 // 8 channels
-conv_checkpoint = cache_dir() / f"ch04_vae_conv_{DATASET}.pt"
-conv_history = fit(conv_vae, split.train, split.val, epochs=1000, batch_size=128, lr=2e-3, patience=15,
-                   checkpoint=conv_checkpoint)
-conv_history_fine = fit(conv_vae, split.train, split.val, epochs=100, batch_size=64, lr=2e-4, patience=10,
-                        checkpoint=conv_checkpoint.with_suffix(".fine.pt"))
+conv_vae, conv_history, conv_history_fine = conv_vae_training.result()   # started at the top (train_conv_vae)
 conv_neg_elbo, conv_bound = test_neg_elbo(conv_vae), test_neg_iwae(conv_vae, 1000)
 vae_rows = [("MLP, 8-d latent (above)", vae, neg_elbo, bounds[1000], history.seconds + history_fine.seconds),
             ("convolutional, 16-d latent", conv_vae, conv_neg_elbo, conv_bound,
@@ -733,6 +747,8 @@ print(f"the convolutional VAE's bound is {bounds[1000] - conv_bound:.1f} nats/im
 # %% tags=["check"]
 exercises.expect_true("the convolutional VAE beats the MLP VAE in both the −ELBO and the −IWAE bound",
                       conv_neg_elbo < neg_elbo and conv_bound < bounds[1000])
+exercises.expect_true("the convolutional VAE's −IWAE bound reaches 88 nats/image or better on the digits",
+                      DATASET != "digits" or conv_bound <= 88)
 
 # %%
 leaderboard.record("VAE (conv, 16-d latent, categorical decoder)", 4, conv_bound, dims_image, dataset=DATASET,
