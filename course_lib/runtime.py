@@ -341,13 +341,13 @@ def in_background(function: Callable, *arguments, **keyword_arguments) -> Backgr
     """Start ``function(*arguments, **keyword_arguments)`` in a worker process and return at once, so that this
     process goes on with other work; the returned ``BackgroundCall``'s ``result()`` waits for the value.
 
-    For a long training whose model is needed only later (chapters 03, 06 and 08 train their longest models while the
-    chapter goes on with the small ones). Calls started while others run wait for them: one worker process, one call
-    at a time, in the order they were started. While they run, the worker has half the CPU cores and this process
-    the other half (torch's threads; on 2 cores one each), so that the two do not fight over the cores; once all
-    have finished, the worker ends (at the next ``result()`` or, in a notebook, the next cell), and once every
-    ``result()`` has been taken this process gets its threads back: until then it computes on the same threads
-    however soon the worker finished, so that its numbers do not depend on timing. The call starts from this
+    For a long training whose model is needed only later (chapters 03, 04, 06 and 08 train their longest models
+    while the chapter goes on with the small ones). Calls started while others run wait for them: one worker
+    process, one call at a time, in the order they were started. While they run, the worker has half the CPU cores
+    and this process the other half (torch's threads; on 2 cores one each), so that the two do not fight over the
+    cores; once all have finished, the worker ends (at the next ``result()`` or, in a notebook, the next cell), and
+    once every ``result()`` has been taken this process gets its threads back: until then it computes on the same
+    threads however soon the worker finished, so that its numbers do not depend on timing. The call starts from this
     process's environment variables, working folder and random generators as they are now, and leaves this process's
     generators as they were: seed inside ``function`` for results that do not depend on where it ran. ``function``
     may be defined in a notebook (it is sent by value, with the globals it uses). On a GPU or MPS device, on one
