@@ -315,15 +315,22 @@ exercises.expect_close("no log-sigmoid: losses scale with the scores (doubling t
 line_data = data.parallel_lines(4000, 0.0, torch.Generator().manual_seed(0))
 segment_games = {"GAN (minimax)": dict(loss="minimax"), "GAN (non-saturating)": dict(loss="non_saturating"),
                  "WGAN-GP": dict(loss="wasserstein", gradient_penalty=10.0)}
-trajectories = {}
-for k, (name, game) in enumerate(segment_games.items()):
+
+
+def segment_run(k, game):
+    """Game number ``k`` on the segment, from θ = 1; its history (one generated point every 10 steps)."""
     torch.manual_seed(0)
     segment_gan = GAN(SegmentGenerator(theta=1.0), MLPDiscriminator(hidden=64), **game)
-    history = fit_adversarial(segment_gan, line_data, steps=300, batch_size=128, lr_generator=1e-2,
-                              lr_discriminator=1e-3, betas=(0.5, 0.9), discriminator_steps=5, lr_decay=True,
-                              snapshot_every=10, snapshot_size=1, progress=False,
-                              checkpoint=cache_dir() / f"ch07_segment_{k}.pt")
-    trajectories[name] = (history.snapshot_steps, [snapshot[0, 0].item() for snapshot in history.snapshots])
+    return fit_adversarial(segment_gan, line_data, steps=300, batch_size=128, lr_generator=1e-2,
+                           lr_discriminator=1e-3, betas=(0.5, 0.9), discriminator_steps=5, lr_decay=True,
+                           snapshot_every=10, snapshot_size=1, progress=False,
+                           checkpoint=cache_dir() / f"ch07_segment_{k}.pt")
+
+
+# Three independent runs of tiny networks: side_by_side trains them at the same time, one per core.
+segment_histories = side_by_side(segment_run, list(enumerate(segment_games.values())))
+trajectories = {name: (history.snapshot_steps, [snapshot[0, 0].item() for snapshot in history.snapshots])
+                for name, history in zip(segment_games, segment_histories)}
 
 fig, ax = plt.subplots(figsize=(7, 3))
 for name, (steps_taken, theta_path) in trajectories.items():
@@ -623,11 +630,18 @@ exercises.expect_close("slopes below 1 are penalised too (two-sided): ‖w‖ = 
 
 # %%
 lines_p, lines_q = data.parallel_lines(2000, 0.0, line_sampler), data.parallel_lines(2000, 1.0, line_sampler)
-soft_estimates = {}
-for penalty in (10.0, 30.0):
-    soft_estimates[penalty] = divergences.critic_wasserstein(lines_p, lines_q, penalty=penalty, steps=500, seed=0,
-                                                             checkpoint=cache_dir() / f"ch07_lines_gp{penalty:g}_seeded.pt").estimate
-    print(f"λ = {penalty:g}: critic's estimate {soft_estimates[penalty]:.4f}, predicted 1 + 1/(2λ) = {1 + 1 / (2 * penalty):.4f}"
+
+
+def lines_critic(penalty):
+    """The GP critic's estimate of W₁ between the lines at θ = 0 and θ = 1, with penalty weight ``penalty``."""
+    return divergences.critic_wasserstein(lines_p, lines_q, penalty=penalty, steps=500, seed=0,
+                                          checkpoint=cache_dir() / f"ch07_lines_gp{penalty:g}_seeded.pt").estimate
+
+
+penalties = (10.0, 30.0)
+soft_estimates = dict(zip(penalties, side_by_side(lines_critic, [(penalty,) for penalty in penalties])))   # at once
+for penalty, estimate in soft_estimates.items():
+    print(f"λ = {penalty:g}: critic's estimate {estimate:.4f}, predicted 1 + 1/(2λ) = {1 + 1 / (2 * penalty):.4f}"
           f"  (W₁ = 1)")
 
 # %% tags=["check"]
