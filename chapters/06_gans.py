@@ -69,13 +69,33 @@ levels, image_side = split.levels, split.train.x.shape[-1]
 chapter_started = time.perf_counter()
 
 # %% [markdown]
-# **The digit GANs start first.** Sections 4 and 6 train three GANs on the digits (a DCGAN, a conditional
-# DCGAN and a BiGAN); nothing before those sections needs them. So they start now, in a second process on the
-# other CPU core, while this notebook goes on with the game on toy data: `runtime.in_background` returns at
-# once, and each section collects its model with `.result()`, which waits only if the training has not finished
-# yet (on a GPU they train here, one after the other). Their recipes are below; sections 4 and 6 explain them.
+# **Three trainings start first.** Section 6 trains two GANs on the digits (a conditional DCGAN and a BiGAN),
+# and section 3 a GAN on a grid of 25 Gaussians; nothing before those sections needs them. So they start now, in a
+# second process on the other CPU core, while this notebook goes on with the game on toy data and trains the
+# DCGAN of §4 itself, which keeps the two processes about equally busy: `runtime.in_background` returns at once,
+# and each section collects its model with `.result()`, which waits only if the training has not finished yet (on
+# a GPU they train here, one after the other). The recipes are below; sections 3, 4 and 6 explain them.
 
 # %%
+def train_toy_gan(points, name, minibatch_std=False, lr_decay=False, seed=0, steps=3000, lr=2e-3):
+    """§3: an MLP GAN on 2D points; returns the model and its history (snapshots every 250 steps)."""
+    torch.manual_seed(seed)
+    gan = GAN(MLPGenerator(), MLPDiscriminator(minibatch_std=minibatch_std))
+    history = fit_adversarial(gan, points, steps=steps, batch_size=256, lr_generator=lr, lr_discriminator=lr,
+                              betas=(0.5, 0.9), lr_decay=lr_decay, snapshot_every=250, snapshot_size=2500, seed=seed,
+                              progress=False, checkpoint=cache_dir() / f"ch06_{name}_beta09_seed{seed}.pt")
+    return gan, history
+
+
+grid_centres, grid_std = data.grid_centres(5, 2.0), 0.05      # §3's harder toy data: 25 modes
+
+
+def train_grid_gan():
+    """§3: the plain GAN on the 5 × 5 grid, learning rate 10⁻³, 2 500 steps."""
+    grid_points = data.gaussian_mixture(20000, grid_centres, grid_std, generator=torch.Generator().manual_seed(2))
+    return train_toy_gan(grid_points, "grid_plain", lr=1e-3, steps=2500)
+
+
 def train_dcgan(classes=None):
     """§4: DCGAN, non-saturating loss; 2000 steps of batch 64, both learning rates 2·10⁻³ decaying to 0.
     §6: with ``classes=10``, the conditional DCGAN: the same recipe, the label as context for both players."""
@@ -103,7 +123,7 @@ def train_bigan():
     return model.to("cpu"), history
 
 
-dcgan_training = in_background(train_dcgan)          # the three run one after the other, in this order
+grid_training = in_background(train_grid_gan)        # the three run one after the other, in this order
 cgan_training = in_background(train_dcgan, classes=10)
 bigan_training = in_background(train_bigan)
 
@@ -439,24 +459,15 @@ for seed_check in range(3):
 # A plain GAN on the ring: MLP generator and discriminator (3 hidden layers of 128), non-saturating loss,
 # Adam with learning rate $2 \cdot 10^{-3}$ for both players and $\beta = (0.5, 0.9)$ (a shorter memory of the
 # squared gradients than the usual $\beta_2 = 0.999$, as in WGAN-GP, chapter 07), 3 000 steps of batch 256. Every
-# 250 steps we keep the samples of 2 500 fixed codes. This section trains three such GANs: this one, one with two
-# changes against mode collapse, and one on a harder dataset, both explained below. They are independent, so
-# `side_by_side` trains them at the same time when a CPU core is free; here the other core is busy with the digit
-# GANs (started at the top), so they train one after the other.
+# 250 steps we keep the samples of 2 500 fixed codes (`train_toy_gan`, at the top). This section trains three such
+# GANs: this one, one with two changes against mode collapse, and one on a harder dataset, both explained below.
+# The third has been training in the background since the top of the chapter (`train_grid_gan`). The two on the
+# ring are independent, so `side_by_side` trains them at the same time when a CPU core is free; here the other core
+# is busy with the background trainings, so they train one after the other.
 
 # %%
 ring_centres, ring_std = data.ring_centres(8, 2.0), 0.02
 ring = data.gaussian_mixture(20000, ring_centres, ring_std, generator=torch.Generator().manual_seed(1))
-
-
-def train_toy_gan(points, name, minibatch_std=False, lr_decay=False, seed=0, steps=3000, lr=2e-3):
-    """An MLP GAN on 2D points; returns the model and its history (snapshots every 250 steps)."""
-    torch.manual_seed(seed)
-    gan = GAN(MLPGenerator(), MLPDiscriminator(minibatch_std=minibatch_std))
-    history = fit_adversarial(gan, points, steps=steps, batch_size=256, lr_generator=lr, lr_discriminator=lr,
-                              betas=(0.5, 0.9), lr_decay=lr_decay, snapshot_every=250, snapshot_size=2500, seed=seed,
-                              progress=False, checkpoint=cache_dir() / f"ch06_{name}_beta09_seed{seed}.pt")
-    return gan, history
 
 
 def coverage_over_training(history, centres, std):
@@ -479,11 +490,8 @@ def show_snapshots(history, title, steps_shown=(250, 750, 1500, 2250, 3000), lim
     plt.show()
 
 
-grid_centres, grid_std = data.grid_centres(5, 2.0), 0.05
-grid_points = data.gaussian_mixture(20000, grid_centres, grid_std, generator=torch.Generator().manual_seed(2))
 toy_runs = {"ring, plain": dict(points=ring, name="ring_plain"),
-            "ring, mitigated": dict(points=ring, name="ring_mitigated", minibatch_std=True, lr_decay=True),
-            "grid, plain": dict(points=grid_points, name="grid_plain", lr=1e-3, steps=2500)}
+            "ring, mitigated": dict(points=ring, name="ring_mitigated", minibatch_std=True, lr_decay=True)}
 toy_gans = dict(zip(toy_runs, side_by_side(train_toy_gan, toy_runs.values())))   # (model, history) each
 plain_gan, plain_history = toy_gans["ring, plain"]
 plain_coverage = coverage_over_training(plain_history, ring_centres, ring_std)
@@ -545,10 +553,10 @@ exercises.expect_true("the plain GAN loses modes during the second half of train
 # each time; see `tests/test_gan_targets.py`.)
 #
 # The 5 × 5 grid has 25 modes, and its corner modes lie far from where the generator starts. The plain GAN,
-# with learning rate $10^{-3}$ (and the same $\beta$), for 2 500 steps (trained above with the two ring GANs):
+# with learning rate $10^{-3}$ (and the same $\beta$), for 2 500 steps (`train_grid_gan`, started at the top):
 
 # %%
-grid_gan, grid_history = toy_gans["grid, plain"]                     # trained with the plain one above
+grid_gan, grid_history = grid_training.result()      # started in the background at the top (train_grid_gan)
 grid_coverage = coverage_over_training(grid_history, grid_centres, grid_std)
 show_snapshots(grid_history, "plain GAN on the 5 × 5 grid", steps_shown=(250, 750, 1500, 2000, 2500), limit=5.0)
 print("modes covered (of 25) / high-quality fraction every 250 steps:")
@@ -570,15 +578,14 @@ exercises.expect_true("the untrained generator scores high quality on one mode: 
 # convolutions) with batch normalization, and a tanh output (DCGAN, Radford et al., 2016). Low-resolution layers
 # induce long-range correlations in the image, high-resolution ones short-range detail. As for the flows of
 # chapter 05, $D$ sees the digits dequantized and scaled to $[-1, 1)$, and samples are rounded back to grey
-# levels. Training (`train_dcgan`, at the top; it has been running in the background since the chapter started):
+# levels. Training (`train_dcgan`, at the top, which the conditional DCGAN of §6 shares; this cell runs it):
 # the non-saturating loss, 2 000 steps of batch 64, Adam with learning rate $2 \cdot 10^{-3}$ for both players
 # decaying linearly to 0, which damps the players' oscillation at the end.
 
 # %%
-started = time.perf_counter()
-dcgan, dcgan_history = dcgan_training.result()      # started in the background at the top (train_dcgan)
-print(f"DCGAN: {dcgan_history.seconds:.1f} s of training (2000 steps, in the background, or in an earlier run when it "
-      f"comes from the cache); this cell waited {time.perf_counter() - started:.1f} s for it")
+dcgan, dcgan_history = train_dcgan()
+print(f"DCGAN: {dcgan_history.seconds:.1f} s of training (2000 steps, or in an earlier run when it comes from the "
+      f"cache)")
 with torch.no_grad():
     dcgan_samples = dcgan.sample(64, torch.Generator().manual_seed(0))
 # Samples go to the gallery, where chapter 09 scores every model's samples (a GAN has no likelihood to compare).
