@@ -121,7 +121,7 @@ def train_wavenet():
 def train_conditional():
     return fitted("gated PixelCNN, class-conditional", GatedPixelCNN(image_shape, levels, channels=32, layers=5,
                                                                     classes=10),
-                  epochs=15, lr=3e-3, average=0.95, labels_as_context=True, variant="_average15")
+                  epochs=13, lr=5e-3, average=0.95, labels_as_context=True, variant="_lr5e-3_average13")
 
 
 wavenet_training = in_background(train_wavenet)           # the two run one after the other, in this order
@@ -565,7 +565,8 @@ for output_index, shift in ((0, 0), (1, 1)):
 # pixel. Both PixelCNNs on the digits:
 
 # %%
-pixelcnn = train("PixelCNN", PixelCNN(image_shape, levels, channels=32, layers=5), epochs=30, lr=3e-3, variant="_32")
+pixelcnn = train("PixelCNN", PixelCNN(image_shape, levels, channels=32, layers=5), epochs=22, lr=6e-3, average=0.95,
+                 variant="_32_lr6e-3_average22")
 gated_pixelcnn = train("gated PixelCNN", GatedPixelCNN(image_shape, levels, channels=32, layers=5), epochs=22, lr=3e-3,
                        average=0.95, variant="_average22")
 
@@ -584,7 +585,7 @@ gated_pixelcnn = train("gated PixelCNN", GatedPixelCNN(image_shape, levels, chan
 # %%
 pixelcnn_logistic = train("PixelCNN, logistic mixture", PixelCNN(image_shape, levels, channels=32, layers=5,
                                                                  output="logistic", mixtures=5),
-                          epochs=30, lr=3e-3, variant="_32")
+                          epochs=22, lr=6e-3, average=0.95, variant="_32_lr6e-3_average22")
 with torch.no_grad():
     x_one = split.test.x[:1].to(device())
     pixel = (3, 3)
@@ -667,8 +668,8 @@ exercises.expect_true("receptive fields of five stacks (measured by gradients) โ
 # make the weights jitter from step to step around where they are heading, so the weights it keeps are their
 # **running average** (`fit(..., average=0.98)`: $\bar{\mathbf w} \leftarrow 0.98\, \bar{\mathbf w} + 0.02\,
 # \mathbf w$ after every step, a memory of about $1/(1-0.98) = 50$ steps; Polyak & Juditsky, 1992), which sits
-# closer to the centre of the jitter than the last step does. NADE, the MADEs and the gated PixelCNN above kept
-# such an average too (`average=0.95`).
+# closer to the centre of the jitter than the last step does. NADE, the MADEs and the three PixelCNNs above kept
+# such an average too (`average=0.95`), as do the GRU below and the class-conditional model of ยง9.
 
 # %%
 # trained in a second process since the top of the chapter (train_wavenet)
@@ -709,7 +710,8 @@ exercises.expect_true("the running average of the WaveNet-style model's weights 
 # model carries its state: a step costs the same at the first pixel and the last.
 
 # %%
-gru = train("GRU (recurrent)", GRUSequence(image_shape, levels, hidden=64), epochs=25, lr=3e-3)
+gru = train("GRU (recurrent)", GRUSequence(image_shape, levels, hidden=64), epochs=20, lr=6e-3, average=0.95,
+            variant="_lr6e-3_average20")
 
 calls = []
 hook = gru.gru.register_forward_hook(lambda module, inputs, output: calls.append(inputs[0].shape[1]))
