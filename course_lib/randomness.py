@@ -35,6 +35,15 @@ def uniform(shape, *, generator: torch.Generator | None = None, device=None,
     return _draw(torch.rand, tuple(shape), generator, device, dtype=dtype)
 
 
+def uniform_like(tensor: torch.Tensor, *, generator: torch.Generator | None = None,
+                 dtype: torch.dtype | None = None) -> torch.Tensor:
+    """Uniform noise on [0, 1) with the shape, device and memory layout of ``tensor``, drawn in memory order:
+    the order in which PyTorch's in-place draws (``Tensor.bernoulli_``) fill a tensor of that layout."""
+    source = tensor.device if generator is None else generator.device
+    noise = torch.empty_like(tensor, dtype=dtype, device=source).uniform_(generator=generator)
+    return noise.to(tensor.device)
+
+
 def integers(high: int, shape, *, generator: torch.Generator | None = None, device=None) -> torch.Tensor:
     """Uniform integers in [0, high) of ``shape`` (int64) on ``device``."""
     return _draw(lambda size, **kw: torch.randint(0, high, size, **kw), tuple(shape), generator, device)

@@ -18,7 +18,8 @@ from torch import nn
 
 from .. import randomness
 from ..data import ImageSplit, scale_levels
-from ..validation import as_float_tensor, positive_int
+from ..nn.dropout import Dropout
+from ..validation import as_float_tensor, dropout_rate, positive_int
 
 
 class DigitClassifier(nn.Module):
@@ -36,7 +37,7 @@ class DigitClassifier(nn.Module):
         self.body = nn.Sequential(nn.Conv2d(c, 32, 3, padding=1), nn.ReLU(),
                                   nn.Conv2d(32, 64, 3, stride=2, padding=1), nn.ReLU(), nn.Flatten(),
                                   nn.Linear(64 * ((h + 1) // 2) * ((w + 1) // 2), hidden), nn.ReLU())
-        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(hidden, self.classes))
+        self.head = nn.Sequential(Dropout(dropout_rate(dropout)), nn.Linear(hidden, self.classes))
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """The penultimate layer's activations (B, hidden) of images (B, C, H, W) of grey levels."""

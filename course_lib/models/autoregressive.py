@@ -22,6 +22,7 @@ from torch import nn
 
 from .. import randomness
 from ..distributions import log_mean_exp
+from ..nn.dropout import Dropout
 from ..nn.masked import CausalConv1d, MaskedConv2d, MaskedLinear, made_masks
 from ..validation import (as_float_tensor, dropout_rate, generator_or_none, int_sequence, odd_int, positive_int,
                           seed_int)
@@ -430,7 +431,7 @@ class CausalConvSequence(AutoregressiveImageModel):
         super().__init__(image_shape, levels)
         channels = positive_int(channels, "channels")
         self.dilations = tuple(int_sequence(dilations, "dilations"))
-        self.dropout = nn.Dropout(dropout_rate(dropout))
+        self.dropout = Dropout(dropout_rate(dropout))
         self.first = CausalConv1d(1, channels, 2, exclude_current=True)
         self.convs = nn.ModuleList(CausalConv1d(channels, 2 * channels, 2, dilation=d) for d in self.dilations)
         self.mix = nn.ModuleList(nn.Conv1d(channels, channels, 1) for _ in self.dilations)

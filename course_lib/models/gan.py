@@ -22,8 +22,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import randomness
+from ..nn.dropout import Dropout
 from ..nn.spectral import spectral_norm
-from ..validation import (as_float_tensor, as_level_images, check_tensor, finite_float, positive_float,
+from ..validation import (as_float_tensor, as_level_images, check_tensor, dropout_rate, finite_float, positive_float,
                           positive_int)
 from .base import Sampler
 
@@ -351,12 +352,12 @@ class JointDiscriminator(nn.Module):
         if side % 4:
             raise ValueError(f"side must be divisible by 4, got {side}")
         c, hidden = positive_int(channels, "channels"), positive_int(hidden, "hidden")
-        dropout = positive_float(dropout, "dropout", allow_zero=True)
+        dropout = dropout_rate(dropout)
         self.image = nn.Sequential(nn.Conv2d(1, c, 4, stride=2, padding=1), nn.LeakyReLU(0.2),
                                    nn.Conv2d(c, 2 * c, 4, stride=2, padding=1), nn.LeakyReLU(0.2), nn.Flatten())
         self.code = nn.Sequential(nn.Linear(latent_dim, hidden), nn.LeakyReLU(0.2))
-        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(2 * c * (side // 4) ** 2 + hidden, hidden),
-                                  nn.LeakyReLU(0.2), nn.Dropout(dropout), nn.Linear(hidden, 1))
+        self.head = nn.Sequential(Dropout(dropout), nn.Linear(2 * c * (side // 4) ** 2 + hidden, hidden),
+                                  nn.LeakyReLU(0.2), Dropout(dropout), nn.Linear(hidden, 1))
 
     def forward(self, x, z):
         return self.head(torch.cat([self.image(x), self.code(z)], dim=1))[:, 0]

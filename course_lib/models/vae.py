@@ -21,6 +21,7 @@ from torch import nn
 from .. import randomness
 from ..distributions import (LOG_2PI, importance_weighted_bound, log_mean_exp, reparameterize, standard_normal_kl,
                              standard_normal_log_prob)
+from ..nn.dropout import Dropout
 from ..nn.transforms import Composite, MaskedAutoregressive
 from ..validation import dropout_rate, as_float_tensor, as_level_images, generator_or_none, positive_float, positive_int
 from .base import ImageModel
@@ -34,7 +35,7 @@ def _mlp(sizes: list[int], dropout: float) -> nn.Sequential:
     layers: list[nn.Module] = []
     for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
         if i == 1 and dropout:
-            layers.append(nn.Dropout(dropout))  # after the first hidden layer: regularises 1000-image training
+            layers.append(Dropout(dropout))  # after the first hidden layer: regularises 1000-image training
         layers.append(nn.Linear(a, b))
         if i < len(sizes) - 2:
             layers.append(nn.Tanh())
@@ -46,7 +47,7 @@ class _ConvEncoder(nn.Module):
 
     def __init__(self, side: int, outputs: int, channels: int, dropout: float):
         super().__init__()
-        self.net = nn.Sequential(nn.Conv2d(1, channels, 3, padding=1), nn.Tanh(), nn.Dropout(dropout),
+        self.net = nn.Sequential(nn.Conv2d(1, channels, 3, padding=1), nn.Tanh(), Dropout(dropout),
                                  nn.Conv2d(channels, 2 * channels, 4, stride=2, padding=1), nn.Tanh(),
                                  nn.Flatten(), nn.Linear(2 * channels * (side // 2) ** 2, outputs))
 
@@ -61,7 +62,7 @@ class _ConvDecoder(nn.Module):
         super().__init__()
         self.side, self.channels, self.out = side, channels, out
         self.project = nn.Sequential(nn.Linear(latent_dim, 2 * channels * (side // 2) ** 2), nn.Tanh(),
-                                     nn.Dropout(dropout))
+                                     Dropout(dropout))
         self.net = nn.Sequential(nn.ConvTranspose2d(2 * channels, channels, 4, stride=2, padding=1), nn.Tanh(),
                                  nn.Conv2d(channels, out, 3, padding=1))
 
