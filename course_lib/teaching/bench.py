@@ -84,7 +84,10 @@ def run_chapter(path: Path, timeout: int = 1200) -> ChapterRun:
         previous = os.environ.get(TRAINING_LOG_VARIABLE)
         os.environ[TRAINING_LOG_VARIABLE] = str(log)        # the kernel inherits it
         try:
+            # The kernel's log at ERROR: its start-up warning about plain TCP on this machine's loopback would
+            # otherwise be printed among the report's lines.
             client = NotebookClient(notebook, timeout=timeout, kernel_name="python3",
+                                    extra_arguments=["--IPKernelApp.log_level=ERROR"],
                                     resources={"metadata": {"path": str(Path(path).parent)}})
             cpu_before = _children_cpu_seconds()
             start = time.perf_counter()
