@@ -298,6 +298,26 @@ def test_mean_nll_passes_options_to_log_prob():
     assert mean_nll(kde, points, batch_size=4, options={"chunk": 3}) == pytest.approx(-kde.log_prob(points).mean().item())
 
 
+def test_mean_nll_with_options_on_a_model_whose_labels_are_optional():
+    """A guided model (label dropout) given no labels is its unconditional model, with or without options."""
+    from course_lib.models import FlowMatching
+    from course_lib.nn import MLPDenoiser
+
+    torch.manual_seed(0)
+    flow = FlowMatching(MLPDenoiser((1, 2, 2), hidden=8, blocks=1, context_classes=3), (1, 2, 2), 3,
+                        label_dropout=0.1).eval()
+    with torch.no_grad():
+        for parameter in flow.parameters():    # the last layer starts at zero: make the labels matter
+            parameter.add_(0.3 * torch.randn_like(parameter))
+    x = torch.randint(0, 3, (6, 1, 2, 2)).float()
+    nll = lambda **kw: mean_nll(flow, x, generator=torch.Generator().manual_seed(2), **kw)
+    assert nll(options={"steps": 20}) == nll()                     # 20: log_prob's default number of steps
+    assert nll(options={"steps": 3}) == pytest.approx(
+        -flow.log_prob(x, steps=3, generator=torch.Generator().manual_seed(2)).mean().item(), rel=1e-6)
+    labels = torch.tensor([0, 1, 2, 0, 1, 2])
+    assert nll(context=labels, options={"steps": 20}) == nll(context=labels) != nll()
+
+
 @pytest.mark.parametrize("options, error, message", [
     ([("k", 5)], TypeError, "options must be a dict"),
     ({5: 1}, TypeError, r"options' keys must be keyword names \(str\), got 5"),

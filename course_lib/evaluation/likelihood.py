@@ -39,7 +39,8 @@ def mean_nll(model: DensityModel, x, *, context=None, dequantize: bool = False, 
         x = dequantize_levels(x, generator)
     model._check_ready()
     x = model.check_input(x)             # validated once; the batches below are not checked again
-    context = model.check_context(context, len(x))
+    given_context = context
+    context = model.check_context(context, len(x))   # None may become the "no label" token of a guided model
     if model.log_prob_is_estimate:
         options["generator"] = generator
     total = torch.zeros((), dtype=torch.float64, device=model.device)
@@ -49,7 +50,7 @@ def mean_nll(model: DensityModel, x, *, context=None, dequantize: bool = False, 
             batch = x[start:start + batch_size]
             batch_context = None if context is None else context[start:start + batch_size]
             if start == 0 and check_values:      # the public log_prob checks the options' values (k ≥ 1, …)
-                log_p = model.log_prob(batch, context=batch_context, **options)
+                log_p = model.log_prob(batch, context=None if given_context is None else batch_context, **options)
             else:
                 log_p = model._log_prob(batch, batch_context, **options)
             if log_p.shape != (len(batch),):
