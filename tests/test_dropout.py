@@ -16,7 +16,9 @@ def _inputs():
     return {"contiguous (B, C, T)": torch.randn(64, 64, 64, generator=gen),
             "channels-last (B, C, H, W)": torch.randn(8, 16, 8, 8, generator=gen).to(memory_format=torch.channels_last),
             "transposed view": torch.randn(40, 30, generator=gen).T,
-            "float64": torch.randn(50, 20, dtype=torch.float64, generator=gen)}
+            "float64": torch.randn(50, 20, dtype=torch.float64, generator=gen),
+            "bfloat16": torch.randn(50, 20, generator=gen).to(torch.bfloat16),
+            "expanded (stride 0)": torch.randn(1, 30, generator=gen).expand(40, 30)}
 
 
 @pytest.mark.parametrize("p", [0.1, 0.3, 0.5])
@@ -60,6 +62,19 @@ def test_identity_in_evaluation_and_at_rate_zero():
     assert torch.equal(Dropout(0.4).eval()(x), x)
     assert torch.equal(Dropout(0.0)(x), x)
     assert Dropout(0.4)(torch.empty(0, 3)).shape == (0, 3)
+
+
+def test_the_cases_torch_treats_apart_are_torchs():
+    x = torch.randn(6, 5)
+    layer = Dropout(0.3)
+    layer.p = 1.0                                   # set after construction: all dropped, as torch does (no 0/0)
+    assert torch.equal(layer(x), torch.zeros_like(x))
+    ours, theirs = x.clone(), x.clone()
+    torch.manual_seed(3)
+    Dropout(0.3, inplace=True)(ours)
+    torch.manual_seed(3)
+    nn.Dropout(0.3, inplace=True)(theirs)
+    assert torch.equal(ours, theirs) and not torch.equal(ours, x)
 
 
 @pytest.mark.parametrize("make, error, message", [

@@ -16,7 +16,9 @@ class Dropout(nn.Dropout):
     double-precision uniform u from the generator per element and keeps the element when u < 1 − p, one element
     at a time (about 10 ns each). ``Tensor.uniform_`` draws the same uniforms from the same generator in less
     than half the time, and comparing them with 1 − p gives the same mask. On a GPU, and in the cases ``nn.Dropout``
-    treats apart (p = 0, in-place), this layer is ``nn.Dropout``.
+    treats apart (p = 0 or 1, in-place), this layer is ``nn.Dropout``. (The same mask holds for PyTorch's
+    element-by-element ``bernoulli_``, the course's pinned version's; a build that drew it through MKL instead, as some
+    older releases did on Intel CPUs, would give a different mask of the same distribution.)
     """
 
     def __init__(self, p: float = 0.5, inplace: bool = False):
@@ -25,7 +27,7 @@ class Dropout(nn.Dropout):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not isinstance(x, torch.Tensor):
             raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
-        if not self.training or self.p == 0 or self.inplace or x.device.type != "cpu" or x.numel() == 0:
+        if not self.training or not 0 < self.p < 1 or self.inplace or x.device.type != "cpu" or x.numel() == 0:
             return super().forward(x)
         keep = randomness.uniform_like(x, dtype=torch.float64) < 1 - self.p    # the uniforms bernoulli_ draws
         scale = keep.to(x.dtype)
