@@ -81,9 +81,9 @@ def train_toy_gan(points, name, minibatch_std=False, lr_decay=False, seed=0, ste
     """§3: an MLP GAN on 2D points; returns the model and its history (snapshots every 250 steps)."""
     torch.manual_seed(seed)
     gan = GAN(MLPGenerator(), MLPDiscriminator(minibatch_std=minibatch_std))
-    history = fit_adversarial(gan, points, steps=steps, batch_size=256, lr_generator=lr, lr_discriminator=lr,
+    history = fit_adversarial(gan, points, steps=steps, batch_size=192, lr_generator=lr, lr_discriminator=lr,
                               betas=(0.5, 0.9), lr_decay=lr_decay, snapshot_every=250, snapshot_size=2500, seed=seed,
-                              progress=False, checkpoint=cache_dir() / f"ch06_{name}_beta09_seed{seed}.pt")
+                              progress=False, checkpoint=cache_dir() / f"ch06_{name}_beta09_batch192_seed{seed}.pt")
     return gan, history
 
 
@@ -459,7 +459,7 @@ for seed_check in range(3):
 # %% [markdown]
 # A plain GAN on the ring: MLP generator and discriminator (3 hidden layers of 128), non-saturating loss,
 # Adam with learning rate $2 \cdot 10^{-3}$ for both players and $\beta = (0.5, 0.9)$ (a shorter memory of the
-# squared gradients than the usual $\beta_2 = 0.999$, as in WGAN-GP, chapter 07), 3 000 steps of batch 256. Every
+# squared gradients than the usual $\beta_2 = 0.999$, as in WGAN-GP, chapter 07), 3 000 steps of batch 192. Every
 # 250 steps we keep the samples of 2 500 fixed codes (`train_toy_gan`, at the top). This section trains three such
 # GANs: this one, one with two changes against mode collapse, and one on a harder dataset, both explained below.
 # The third has been training in the background since the top of the chapter (`train_grid_gan`). The two on the
