@@ -40,9 +40,9 @@ def uniform_like(tensor: torch.Tensor, *, generator: torch.Generator | None = No
     """Uniform noise on [0, 1) with the shape and device of ``tensor`` and, if it is dense, its memory layout
     (``torch.empty_like``'s; an expanded or overlapping tensor gets a contiguous one), drawn in memory order: the
     order in which PyTorch's in-place draws (``Tensor.bernoulli_``) fill a tensor made by ``empty_like``."""
-    source = tensor.device if generator is None else generator.device
-    noise = torch.empty_like(tensor, dtype=dtype, device=source).uniform_(generator=generator)
-    return noise.to(tensor.device)
+    def like(shape, generator, device, dtype):
+        return torch.empty_like(tensor, dtype=dtype, device=device).uniform_(generator=generator)
+    return _draw(like, tensor.shape, generator, tensor.device, dtype=dtype)
 
 
 def integers(high: int, shape, *, generator: torch.Generator | None = None, device=None) -> torch.Tensor:
