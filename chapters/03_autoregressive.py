@@ -34,9 +34,9 @@
 # 4. compare categorical and discretized-logistic output distributions on test NLL;
 # 5. train a recurrent model with teacher forcing and generate from it free-running; reason about causal
 #    dilated convolutions (WaveNet);
-# 6. condition a gated PixelCNN on the class, complete occluded digits by sampling (missing data);
-# 7. explain why pixel-level models capture texture better than global structure, what sampling costs, and how
-#    parallel multiscale models cut the number of sequential steps.
+# 6. complete occluded digits by sampling (missing data); explain why pixel-level models capture texture better
+#    than global structure, and condition a gated PixelCNN on the class, the global decision taken first;
+# 7. explain what sampling costs, and how parallel multiscale models cut the number of sequential steps.
 #
 # **Exercises** (each followed by a check cell that tells you what is off):
 #
@@ -105,8 +105,8 @@ def train(name, model, epochs, **options):
 
 # %% [markdown]
 # The chapter's two longest trainings, the WaveNet-style model of §6 and the class-conditional gated PixelCNN of
-# §9, run in a second process on the other CPU core (`runtime.in_background`) while the notebook goes on with the
-# others; §6 and §9 collect them with `.result()`, which waits only if the training has not finished:
+# §11, run in a second process on the other CPU core (`runtime.in_background`) while the notebook goes on with the
+# others; §6 and §11 collect them with `.result()`, which waits only if the training has not finished:
 
 # %%
 dilations = tuple(2 ** i for i in range(math.ceil(math.log2(dims_image))))   # 1, 2, …, 32 for 64 pixels (§6)
@@ -669,7 +669,7 @@ exercises.expect_true("receptive fields of five stacks (measured by gradients) �
 # **running average** (`fit(..., average=0.98)`: $\bar{\mathbf w} \leftarrow 0.98\, \bar{\mathbf w} + 0.02\,
 # \mathbf w$ after every step, a memory of about $1/(1-0.98) = 50$ steps; Polyak & Juditsky, 1992), which sits
 # closer to the centre of the jitter than the last step does. NADE, the MADEs and the three PixelCNNs above kept
-# such an average too (`average=0.95`), as do the GRU below and the class-conditional model of §9.
+# such an average too (`average=0.95`), as do the GRU below and the class-conditional model of §11.
 
 # %%
 # trained in a second process since the top of the chapter (train_wavenet)
@@ -685,10 +685,10 @@ wavenet_history = histories["causal dilated conv (WaveNet-style)"]
 kept = wavenet_history.best_epoch
 print(f"validation NLL at the epoch kept ({kept + 1} of {len(wavenet_history.val_loss)}): averaged weights "
       f"{wavenet_history.val_loss[kept]:.2f}, the trained weights of that epoch "
-      f"{wavenet_history.val_loss_unaveraged[kept]:.2f} nats/image")
+      f"{wavenet_history.val_loss_unaveraged:.2f} nats/image")
 exercises.expect_true("the running average of the WaveNet-style model's weights scores better on validation than "
                       "its trained weights of the same epoch",
-                      wavenet_history.val_loss[kept] < wavenet_history.val_loss_unaveraged[kept])
+                      wavenet_history.val_loss[kept] < wavenet_history.val_loss_unaveraged)
 
 # %% [markdown]
 # ## 7. Recurrent models: teacher forcing and free-running generation
@@ -828,13 +828,63 @@ ax.legend(fontsize=7, ncol=2);
 Markdown(leaderboard.table(DATASET))
 
 # %% [markdown]
-# ## 9. A class-conditional gated PixelCNN
+# ## 9. Completing occluded digits (missing data)
 #
-# Conditioning is one more input to every conditional: $p(\mathbf x \mid y) = \prod_d p(x_d \mid \mathbf x_{<d}, y)$.
-# The gated PixelCNN adds a learned vector per class to every layer's features (van den Oord et al., 2016,
-# trained it on the 1000 ImageNet classes); `train.fit(..., labels_as_context=True)` passes each batch's labels
-# as `context`. Trained from scratch with the labels, it draws one row of samples per digit class; a digit
-# classifier (a logistic regression trained on the training digits) reads them back:
+# Because the model gives every conditional, it can fill in missing pixels: keep the observed pixels
+# fixed and sample the rest *in order*. With the raster order, hiding the bottom half is exact
+# conditional sampling, $p(\text{bottom} \mid \text{top})$; for other regions the sampler still keeps the
+# shown pixels, but pixels that come *later* in the order and are shown are only used for the pixels
+# after them — an honest limitation of a fixed order. Choose the digit and the hidden region:
+
+# %%
+completion_model = gated_pixelcnn if results["gated PixelCNN"][0] <= results["PixelCNN"][0] else pixelcnn
+CompletionExplorer(completion_model, split.test.x[:50], n=6)
+
+# %% [markdown]
+# ## 10. Samples: texture comes easier than global structure
+#
+# Samples of every model, best first (the order of the scoreboard):
+
+# %%
+unconditional = {"FVSBN": fvsbn, "NADE": nade_model, "MADE (1 mask)": made, "MADE (4 orders)": made_ensemble,
+                 "PixelCNN": pixelcnn, "gated PixelCNN": gated_pixelcnn, "PixelCNN, logistic mixture": pixelcnn_logistic,
+                 "causal dilated conv (WaveNet-style)": wavenet, "GRU (recurrent)": gru}
+ranked = sorted(unconditional, key=lambda n: results[n][0])
+# One draw of gallery.SAMPLES images per model (one network pass per pixel, §12) serves the pictures, the measurements
+# below and the gallery.
+drawn = {name: unconditional[name].sample(gallery.SAMPLES, generator=torch.Generator().manual_seed(0)) for name in ranked}
+samples = {name: drawn[name][:16] for name in ranked}
+fig, axes = plt.subplots(len(samples), 1, figsize=(8, 0.95 * len(samples)))
+for ax, (name, images) in zip(axes, samples.items()):
+    plotting.image_grid(images, nrow=16, levels=levels, ax=ax)
+    ax.set_title(f"{name}: {results[name][0]:.1f} nats", fontsize=8)
+fig.tight_layout();
+# Samples of every model go to the gallery, where chapter 09 scores them (FID, precision, recall) on the test split.
+for name in ranked:
+    gallery.record(f"{name} (autoregressive)", 3, drawn[name], levels=levels, dataset=DATASET,
+                   train_seconds=results[name][1])
+
+# %% [markdown]
+# The slide decks sum up pixel-level autoregressive models as *great at capturing details, weak at
+# "high-level" global structure* (PixelCNN samples on CIFAR-10 have convincing textures and no objects). Three
+# reasons, all visible here:
+#
+# * **The likelihood is paid locally.** $\log p(\mathbf x)$ is a sum of $D$ per-pixel terms, and most pixels are
+#   well predicted by their nearest neighbours: strokes continue, background stays blank. Nothing in the
+#   objective singles out the few decisions — which digit, where a loop closes — that make an image globally
+#   coherent; they are a small part of the sum.
+# * **No global decision is ever taken first.** There is no latent variable that says "a 3" before the pixels are
+#   drawn: the first rows are sampled before the model has committed to a digit, and later pixels must make the
+#   best of them. A few unlucky early draws and the image wanders between digits.
+# * **Local windows.** Each masked convolution sees a few pixels; long-range dependencies need depth, dilation or
+#   recurrence, and every layer of context is paid for at every pixel.
+#
+# The gap can be measured. Take two statistics of a set of images: a **local** one, the joint histogram of the
+# levels of neighbouring pixels (horizontal and vertical pairs: texture), compared with the test digits' by
+# total variation; and a **global** one, the mean confidence of a digit classifier (a logistic regression trained
+# on the training digits) — high only when an image *is* some digit. Place the best model's samples between two
+# references, samples of independent pixels (no structure at all) and real digits (the training set), and ask what
+# fraction of the way from the first to the second each statistic has gone:
 
 # %%
 from sklearn.linear_model import LogisticRegression  # noqa: E402
@@ -848,6 +898,50 @@ def classifier_confidence(images):
     return float(digit_classifier.predict_proba(images.flatten(1).cpu().numpy() / (levels - 1)).max(1).mean())
 
 
+def neighbour_pairs(images):
+    """Joint histogram (L, L) of the levels of horizontally and vertically adjacent pixels, normalised."""
+    x = images[:, 0].long().cpu()
+    counts = torch.zeros(levels, levels)
+    for first, second in ((x[:, :, :-1], x[:, :, 1:]), (x[:, :-1], x[:, 1:])):
+        counts.index_put_((first.flatten(), second.flatten()), torch.ones(first.numel()), accumulate=True)
+    return counts / counts.sum()
+
+
+def texture_distance(images):
+    """Total variation between the images' neighbour-pair histogram and the test digits'."""
+    return 0.5 * (neighbour_pairs(images) - neighbour_pairs(split.test.x)).abs().sum().item()
+
+
+judged_n = 150
+judged = {"independent pixels": independent.sample(judged_n, generator=torch.Generator().manual_seed(2)),
+          f"{best_name}": drawn[best_name][-judged_n:],      # drawn above, not the 16 pictured
+          "real digits (training set)": split.train.x[:judged_n]}
+texture = {name: texture_distance(images) for name, images in judged.items()}
+confidence = {name: classifier_confidence(images) for name, images in judged.items()}
+ends = ("independent pixels", "real digits (training set)")
+texture_closed = (texture[ends[0]] - texture[best_name]) / (texture[ends[0]] - texture[ends[1]])
+confidence_closed = (confidence[best_name] - confidence[ends[0]]) / (confidence[ends[1]] - confidence[ends[0]])
+display(Markdown(
+    f"| {judged_n} images of | texture distance to the test digits (↓) | classifier confidence (↑) |\n|---|---|---|\n"
+    + "\n".join(f"| {name} | {texture[name]:.3f} | {confidence[name]:.2f} |" for name in judged)
+    + f"\n\nThe {best_name} goes **{texture_closed:.0%}** of the way from independent pixels to real digits in "
+    f"texture, but only **{confidence_closed:.0%}** of the way in how recognisable its samples are."));
+
+# %% tags=["check"]
+exercises.expect_true("the best model's samples are closer to real digits in texture than in recognisability "
+                      "(a larger fraction of the gap closed)", texture_closed > confidence_closed)
+
+# %% [markdown]
+# ## 11. A class-conditional gated PixelCNN: the global decision first
+#
+# The second reason of §10 can be removed by hand: give the model the global decision before its first pixel.
+# Conditioning is one more input to every conditional: $p(\mathbf x \mid y) = \prod_d p(x_d \mid \mathbf x_{<d}, y)$.
+# The gated PixelCNN adds a learned vector per class to every layer's features (van den Oord et al., 2016,
+# trained it on the 1000 ImageNet classes); `train.fit(..., labels_as_context=True)` passes each batch's labels
+# as `context`. Trained from scratch with the labels, it draws one row of samples per digit class; §10's digit
+# classifier reads them back:
+
+# %%
 # trained in a second process since the top of the chapter (train_conditional)
 conditional = report("gated PixelCNN, class-conditional", *conditional_training.result(), labels_as_context=True)
 del results["gated PixelCNN, class-conditional"]      # p(x | y) is not p(x): it gets its own comparison below
@@ -900,99 +994,6 @@ exercises.expect_true("the label is worth at most E log 1/p(y) nats (log p(y | x
                       marginal_nll - conditional_nll <= label_bound + 1e-6)
 exercises.expect_true("the likelihoods classify the test digits better than 80 % of the time",
                       likelihood_accuracy > 0.8)
-
-# %% [markdown]
-# ## 10. Completing occluded digits (missing data)
-#
-# Because the model gives every conditional, it can fill in missing pixels: keep the observed pixels
-# fixed and sample the rest *in order*. With the raster order, hiding the bottom half is exact
-# conditional sampling, $p(\text{bottom} \mid \text{top})$; for other regions the sampler still keeps the
-# shown pixels, but pixels that come *later* in the order and are shown are only used for the pixels
-# after them — an honest limitation of a fixed order. Choose the digit and the hidden region:
-
-# %%
-completion_model = gated_pixelcnn if results["gated PixelCNN"][0] <= results["PixelCNN"][0] else pixelcnn
-CompletionExplorer(completion_model, split.test.x[:50], n=6)
-
-# %% [markdown]
-# ## 11. Samples: texture comes easier than global structure
-#
-# Samples of every model, best first (the order of the scoreboard):
-
-# %%
-unconditional = {"FVSBN": fvsbn, "NADE": nade_model, "MADE (1 mask)": made, "MADE (4 orders)": made_ensemble,
-                 "PixelCNN": pixelcnn, "gated PixelCNN": gated_pixelcnn, "PixelCNN, logistic mixture": pixelcnn_logistic,
-                 "causal dilated conv (WaveNet-style)": wavenet, "GRU (recurrent)": gru}
-ranked = sorted(unconditional, key=lambda n: results[n][0])
-# One draw of gallery.SAMPLES images per model (one network pass per pixel, §12) serves the pictures, the measurements
-# below and the gallery.
-drawn = {name: unconditional[name].sample(gallery.SAMPLES, generator=torch.Generator().manual_seed(0)) for name in ranked}
-samples = {name: drawn[name][:16] for name in ranked}
-fig, axes = plt.subplots(len(samples), 1, figsize=(8, 0.95 * len(samples)))
-for ax, (name, images) in zip(axes, samples.items()):
-    plotting.image_grid(images, nrow=16, levels=levels, ax=ax)
-    ax.set_title(f"{name}: {results[name][0]:.1f} nats", fontsize=8)
-fig.tight_layout();
-# Samples of every model go to the gallery, where chapter 09 scores them (FID, precision, recall) on the test split.
-for name in ranked:
-    gallery.record(f"{name} (autoregressive)", 3, drawn[name], levels=levels, dataset=DATASET,
-                   train_seconds=results[name][1])
-
-# %% [markdown]
-# The slide decks sum up pixel-level autoregressive models as *great at capturing details, weak at
-# "high-level" global structure* (PixelCNN samples on CIFAR-10 have convincing textures and no objects). Three
-# reasons, all visible here:
-#
-# * **The likelihood is paid locally.** $\log p(\mathbf x)$ is a sum of $D$ per-pixel terms, and most pixels are
-#   well predicted by their nearest neighbours: strokes continue, background stays blank. Nothing in the
-#   objective singles out the few decisions — which digit, where a loop closes — that make an image globally
-#   coherent; they are a small part of the sum.
-# * **No global decision is ever taken first.** There is no latent variable that says "a 3" before the pixels are
-#   drawn: the first rows are sampled before the model has committed to a digit, and later pixels must make the
-#   best of them. A few unlucky early draws and the image wanders between digits.
-# * **Local windows.** Each masked convolution sees a few pixels; long-range dependencies need depth, dilation or
-#   recurrence, and every layer of context is paid for at every pixel.
-#
-# The gap can be measured. Take two statistics of a set of images: a **local** one, the joint histogram of the
-# levels of neighbouring pixels (horizontal and vertical pairs: texture), compared with the test digits' by
-# total variation; and a **global** one, the mean confidence of §9's digit classifier — high only when an image
-# *is* some digit. Place the best model's samples between two references, samples of independent pixels (no
-# structure at all) and real digits (the training set), and ask what fraction of the way from the first to the
-# second each statistic has gone:
-
-# %%
-def neighbour_pairs(images):
-    """Joint histogram (L, L) of the levels of horizontally and vertically adjacent pixels, normalised."""
-    x = images[:, 0].long().cpu()
-    counts = torch.zeros(levels, levels)
-    for first, second in ((x[:, :, :-1], x[:, :, 1:]), (x[:, :-1], x[:, 1:])):
-        counts.index_put_((first.flatten(), second.flatten()), torch.ones(first.numel()), accumulate=True)
-    return counts / counts.sum()
-
-
-def texture_distance(images):
-    """Total variation between the images' neighbour-pair histogram and the test digits'."""
-    return 0.5 * (neighbour_pairs(images) - neighbour_pairs(split.test.x)).abs().sum().item()
-
-
-judged_n = 150
-judged = {"independent pixels": independent.sample(judged_n, generator=torch.Generator().manual_seed(2)),
-          f"{best_name}": drawn[best_name][-judged_n:],      # drawn above, not the 16 pictured
-          "real digits (training set)": split.train.x[:judged_n]}
-texture = {name: texture_distance(images) for name, images in judged.items()}
-confidence = {name: classifier_confidence(images) for name, images in judged.items()}
-ends = ("independent pixels", "real digits (training set)")
-texture_closed = (texture[ends[0]] - texture[best_name]) / (texture[ends[0]] - texture[ends[1]])
-confidence_closed = (confidence[best_name] - confidence[ends[0]]) / (confidence[ends[1]] - confidence[ends[0]])
-display(Markdown(
-    f"| {judged_n} images of | texture distance to the test digits (↓) | classifier confidence (↑) |\n|---|---|---|\n"
-    + "\n".join(f"| {name} | {texture[name]:.3f} | {confidence[name]:.2f} |" for name in judged)
-    + f"\n\nThe {best_name} goes **{texture_closed:.0%}** of the way from independent pixels to real digits in "
-    f"texture, but only **{confidence_closed:.0%}** of the way in how recognisable its samples are."));
-
-# %% tags=["check"]
-exercises.expect_true("the best model's samples are closer to real digits in texture than in recognisability "
-                      "(a larger fraction of the gap closed)", texture_closed > confidence_closed)
 
 # %% [markdown]
 # ## 12. What sampling costs, and sampling in groups

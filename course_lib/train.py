@@ -39,13 +39,25 @@ from .validation import as_float_tensor, finite_float, has_values, positive_floa
 @dataclass
 class History:
     """Per-epoch mean losses (train, validation), the best epoch (0-based) and the wall time in s. With ``fit``'s
-    ``average``, ``val_loss`` is that of the averaged weights and ``val_loss_unaveraged`` that of the trained ones."""
+    ``average``, ``val_loss`` is that of the averaged weights, and ``val_loss_unaveraged`` the validation loss of
+    the trained weights of the best epoch (the weights the average was taken from; None without ``average``)."""
     train_loss: list[float] = field(default_factory=list)
     val_loss: list[float] = field(default_factory=list)
-    val_loss_unaveraged: list[float] = field(default_factory=list)
+    val_loss_unaveraged: float | None = None
     best_epoch: int = -1
     stopped_early: bool = False
     seconds: float = 0.0
+
+    @classmethod
+    def restored(cls, saved: dict) -> "History":
+        """The History a checkpoint saved (``dataclasses.asdict``). Checkpoints of earlier course versions hold
+        ``val_loss_unaveraged`` for every epoch: the best epoch's value is kept."""
+        saved = dict(saved)
+        unaveraged = saved.get("val_loss_unaveraged")
+        if isinstance(unaveraged, list):
+            best = saved.get("best_epoch", -1)
+            saved["val_loss_unaveraged"] = unaveraged[best] if 0 <= best < len(unaveraged) else None
+        return cls(**saved)
 
 
 def _examples(data, name: str, with_labels: bool):
@@ -333,7 +345,8 @@ def fit(model: nn.Module, train, val=None, *, epochs: int = 100, batch_size: int
     optimizer = _adam(model.parameters(), dev, lr=lr, weight_decay=weight_decay)
     shuffler = torch.Generator().manual_seed(seed)
     noise = _seeded_noise(dev, seed)      # reseeded every epoch below
-    history, best_state, best_val, start, done = History(), None, math.inf, 0, False
+    # best_trained: with an average, the trained weights of the best epoch (best_state holds their average)
+    history, best_state, best_trained, best_val, start, done = History(), None, None, math.inf, 0, False
 
     saved = _resume(checkpoint, model, {"optimizer": optimizer}, "training",
                     ("shuffler", "history", "best_model", "best_val", "epoch") + (("averaged",) if average else ()))
@@ -343,8 +356,9 @@ def fit(model: nn.Module, train, val=None, *, epochs: int = 100, batch_size: int
             if average is not None:     # here, so that a checkpoint whose average does not fit gets the clear message
                 averaged = _WeightAverage(model, average, saved["averaged"])
             shuffler.set_state(saved["shuffler"])
-            history = History(**saved["history"])
+            history = History.restored(saved["history"])
             best_state, best_val = saved["best_model"], float(saved["best_val"])
+            best_trained = saved.get("best_trained")       # absent from checkpoints of earlier course versions
             start, done = int(saved["epoch"]) + 1, history.stopped_early
     _refuse_if_cache_only(model, done or start >= epochs, checkpoint, "fit")
 
@@ -359,10 +373,19 @@ def fit(model: nn.Module, train, val=None, *, epochs: int = 100, batch_size: int
                         for batch, context in _batches(x, y, torch.arange(len(x), device=dev), batch_size))
         return total.item() / len(x)
 
+    def trained_val_loss() -> float:
+        """The validation loss of the best epoch's trained weights; the model's own weights are put back."""
+        current = copy.deepcopy(model.state_dict())
+        model.load_state_dict(best_trained)
+        try:
+            return mean_loss(x_val, y_val)
+        finally:
+            model.load_state_dict(current)
+
     saved_run = _PeriodicCheckpoint(checkpoint, lambda epoch: {
         "model": model.state_dict(), "optimizer": optimizer.state_dict(), "shuffler": shuffler.get_state(),
         "history": asdict(history), "best_model": best_state, "best_val": best_val, "epoch": epoch,
-        **({} if averaged is None else {"averaged": averaged.average})})
+        **({} if averaged is None else {"averaged": averaged.average, "best_trained": best_trained})})
     call_started = time.perf_counter()
     started = call_started - history.seconds
     bar = progress_bar(range(start, epochs), total=epochs, initial=start, desc=type(model).__name__,
@@ -388,21 +411,25 @@ def fit(model: nn.Module, train, val=None, *, epochs: int = 100, batch_size: int
                 total += loss.detach().double() * len(batch)
         history.train_loss.append(total.item() / len(x_train))
         if x_val is not None:
-            if averaged is not None:
-                history.val_loss_unaveraged.append(mean_loss(x_val, y_val))
             with averaged.swapped_in() if averaged is not None else contextlib.nullcontext():
                 history.val_loss.append(mean_loss(x_val, y_val))
                 if history.val_loss[-1] < best_val:
                     best_val, history.best_epoch = history.val_loss[-1], epoch
                     best_state = copy.deepcopy(model.state_dict())
+            if averaged is not None and history.best_epoch == epoch:
+                best_trained = copy.deepcopy(model.state_dict())     # outside the swap: the trained weights
             done = epoch - history.best_epoch >= patience
             history.stopped_early = done
         else:
             history.best_epoch = epoch
+        final = done or epoch + 1 == epochs
+        # The trained weights are validated once, those of the epoch kept: every epoch would double validation's cost.
+        if final and averaged is not None and best_trained is not None:
+            history.val_loss_unaveraged = trained_val_loss()
         bar.set_postfix(train=f"{history.train_loss[-1]:.2f}",
                         val=f"{history.val_loss[-1]:.2f}" if history.val_loss else "-")
         history.seconds = time.perf_counter() - started
-        saved_run.write(epoch, final=done or epoch + 1 == epochs)
+        saved_run.write(epoch, final=final)
         if done:
             break
     bar.close()

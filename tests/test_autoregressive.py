@@ -169,6 +169,8 @@ CACHED = {
     "causal conv": lambda: CausalConvSequence((1, 6, 5), 7, channels=8, dilations=(1, 2, 4, 8, 16)),
     "causal conv, short": lambda: CausalConvSequence((1, 6, 5), 7, channels=8, dilations=(3, 1)),
     "nade": lambda: NADE((1, 6, 5), 7, hidden=8),
+    "pixelcnn, logistic": lambda: PixelCNN((1, 6, 5), 7, channels=8, layers=3, first_kernel=3, output="logistic",
+                                           mixtures=2),
 }
 
 
@@ -215,6 +217,20 @@ def test_cached_samplers_draw_what_whole_network_passes_draw(name):
                       model.sample(6, generator=torch.Generator().manual_seed(4), context=context, observed=shown,
                                    known=known)))
     assert torch.equal(drawn[0][0], drawn[1][0]) and torch.equal(drawn[0][1], drawn[1][1])
+
+
+def test_the_logistic_pixelcnn_turns_the_mixture_into_levels_for_the_pixel_drawn_only(monkeypatch):
+    """Its passes run the network on rows 0..r, but the mixture's L bins are computed for one position a pass."""
+    from course_lib.models import autoregressive
+    positions, mixture = [], autoregressive._discretized_logistic_mixture
+
+    def counted(params, levels):
+        positions.append(params.shape[2] * params.shape[3])
+        return mixture(params, levels)
+
+    monkeypatch.setattr(autoregressive, "_discretized_logistic_mixture", counted)
+    CACHED["pixelcnn, logistic"]().sample(3, generator=torch.Generator().manual_seed(0))
+    assert positions == [1] * 30
 
 
 def test_cached_samplers_compute_one_row_or_one_position_per_pixel():
@@ -352,6 +368,23 @@ def test_causal_conv1d_shift():
     x = torch.zeros(1, 1, 6, requires_grad=True)
     conv(x)[0, 0, 3].backward()
     assert (x.grad[0, 0] != 0).nonzero().flatten().tolist() == [1, 2]
+
+
+def test_made_ensemble_trains_one_mask_a_batch_and_validates_the_mixture():
+    """Training batches cycle through the masks; in evaluation mode the loss is the mixture's exact NLL and
+    leaves the mask in use alone (so validating between epochs does not change which masks training sees)."""
+    model = MADE((1, 3, 3), 3, hidden=(16, 16), n_masks=3)
+    x = torch.randint(0, 3, (5, 1, 3, 3)).float()
+    used = []
+    for _ in range(4):
+        model.loss(x)
+        used.append(model.current.item())
+    assert used == [1, 2, 0, 1]
+    model.eval()
+    with torch.no_grad():
+        assert model.loss(x).item() == pytest.approx(-model.log_prob(x).mean().item(), rel=1e-6)
+        assert model.loss(x).item() != pytest.approx(-super(MADE, model)._log_prob(x, None).mean().item(), rel=1e-3)
+    assert model.current.item() == 1
 
 
 def test_made_ensemble_log_likelihood_can_be_differentiated():

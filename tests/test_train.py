@@ -400,11 +400,63 @@ def test_average_validates_and_keeps_the_averaged_weights_which_beat_the_noisy_l
     val = _data(seed=1)
     model = DiagonalGaussian()
     history = fit(model, _data(), val, epochs=30, batch_size=4, lr=0.2, patience=30, average=0.95, progress=False)
-    assert len(history.val_loss_unaveraged) == len(history.val_loss) == 30
-    assert sum(history.val_loss[10:]) < sum(history.val_loss_unaveraged[10:])
+    assert len(history.val_loss) == 30
+    assert history.val_loss[history.best_epoch] < history.val_loss_unaveraged
     assert model.loss(val).item() == pytest.approx(min(history.val_loss), rel=1e-5)
     plain = fit(DiagonalGaussian(), _data(), val, epochs=2, progress=False)
-    assert plain.val_loss_unaveraged == []
+    assert plain.val_loss_unaveraged is None
+
+
+def test_val_loss_unaveraged_is_that_of_the_kept_epochs_trained_weights_even_after_an_interruption(
+        tmp_path, checkpoint_every_step):
+    """Not the last epoch's trained weights, not their average: the trained weights of the epoch kept, also when
+    the run was interrupted after that epoch and resumed from its checkpoint."""
+    train, val = _data(shift=3.0), _data(shift=-3.0, seed=1)     # every step towards train hurts validation
+    settings = dict(batch_size=32, lr=0.1, patience=2, average=0.9, progress=False)
+    history = fit(DiagonalGaussian(), train, val, epochs=50, **settings)
+    kept, last = history.best_epoch, len(history.val_loss) - 1
+    assert history.stopped_early and kept < last
+
+    def trained_for(epochs):
+        """The validation loss of the same run's trained weights after ``epochs`` epochs (the average does not
+        steer them, and validating draws no random numbers here)."""
+        model = DiagonalGaussian()
+        fit(model, train, epochs=epochs, batch_size=32, lr=0.1, progress=False)
+        return model.loss(val).item()
+
+    assert history.val_loss_unaveraged == pytest.approx(trained_for(kept + 1), rel=1e-6)
+    assert history.val_loss_unaveraged != pytest.approx(trained_for(last + 1), rel=1e-3)
+    assert history.val_loss_unaveraged != pytest.approx(history.val_loss[kept], rel=1e-3)
+
+    checkpoint, calls = tmp_path / "run.pt", {"n": 0}
+
+    def interrupt_in_the_last_epoch(batch):
+        calls["n"] += 1
+        if calls["n"] == last * 16 + 3:        # 8 training and 8 validation batches an epoch
+            raise KeyboardInterrupt
+        return batch
+
+    with pytest.raises(KeyboardInterrupt):
+        fit(DiagonalGaussian(), train, val, epochs=50, transform=interrupt_in_the_last_epoch, checkpoint=checkpoint,
+            **settings)
+    assert load_checkpoint(checkpoint)["epoch"] == last - 1
+    resumed = fit(DiagonalGaussian(), train, val, epochs=50, checkpoint=checkpoint, **settings)
+    assert resumed.val_loss == history.val_loss and resumed.val_loss_unaveraged == history.val_loss_unaveraged
+
+
+def test_a_finished_checkpoint_of_an_earlier_course_version_keeps_its_best_epochs_unaveraged_loss(tmp_path):
+    """Earlier versions saved the trained weights' validation loss of every epoch: the best epoch's is kept."""
+    checkpoint = tmp_path / "run.pt"
+    history = fit(DiagonalGaussian(), _data(), _data(seed=1), epochs=4, lr=0.1, average=0.9, checkpoint=checkpoint,
+                  progress=False)
+    state = torch.load(checkpoint, weights_only=False)
+    per_epoch = [100.0 + epoch for epoch in range(4)]
+    state["history"]["val_loss_unaveraged"] = per_epoch
+    del state["best_trained"]
+    torch.save(state, checkpoint)
+    again = fit(DiagonalGaussian(), _data(), _data(seed=1), epochs=4, lr=0.1, average=0.9, checkpoint=checkpoint,
+                progress=False)
+    assert again.val_loss == history.val_loss and again.val_loss_unaveraged == per_epoch[history.best_epoch]
 
 
 def test_resume_with_average_equals_uninterrupted_training(tmp_path):

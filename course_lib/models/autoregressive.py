@@ -180,8 +180,9 @@ class NADE(AutoregressiveImageModel):
 class MADE(AutoregressiveImageModel):
     """Masked autoencoder for distribution estimation: an MLP whose masks (from integer degrees) make
     output d depend only on inputs before d in the order. With ``n_masks`` > 1 each mask has its own
-    random order and hidden degrees; training cycles through them, and ``log_prob`` is the exact
-    mixture log (1/K) Σ_k p_k(x), computed with log_mean_exp (never by averaging logits).
+    random order and hidden degrees; training cycles through them, one a batch, and ``log_prob`` is the exact
+    mixture log (1/K) Σ_k p_k(x), computed with log_mean_exp (never by averaging logits); so is the loss in
+    evaluation mode (validation), which leaves the mask in use unchanged.
     ``seed`` draws the orders and hidden degrees (part of the architecture). The masks of all K sets are
     buffers and the one in use, ``current``, is a buffer too: a resumed ensemble follows the same sequence."""
 
@@ -230,8 +231,10 @@ class MADE(AutoregressiveImageModel):
         return self._masked_forward(x, self.current.clone())   # a copy: later switches leave this graph intact
 
     def _loss(self, x, context, generator):
-        if self.n_masks > 1:
-            self._use_mask((self.current + 1) % self.n_masks)  # a different order every batch
+        if self.n_masks == 1 or not self.training:
+            # in evaluation mode (fit's validation) the ensemble's exact NLL, and the mask in use stays as it is
+            return -self._log_prob(x, context).mean()
+        self._use_mask((self.current + 1) % self.n_masks)      # a different order every training batch
         return -super()._log_prob(x, context).mean()
 
     def _log_prob(self, x, context):
@@ -326,6 +329,20 @@ class PixelCNN(AutoregressiveImageModel):
 
     def _log_probs(self, x, context):
         return self.head(self.body(self.scaled(x)))
+
+    def _pixel_sampler(self, x, context):
+        """With the logistic-mixture output, the pass for a pixel of row r runs the network on rows 0..r and
+        turns the mixture into level probabilities for that pixel alone: the other positions' features are
+        needed, their L bins are not (over half the sampling time otherwise). Same probabilities."""
+        if self.head.output != "logistic":
+            return super()._pixel_sampler(x, context)
+        width = self.image_shape[2]
+
+        def pixel_probs(step, pixel):
+            features = self.head.net(self.body(self.scaled(x[:, :, :step // width + 1])))         # rows 0..r
+            params = features.flatten(2).index_select(2, pixel).unsqueeze(3)                      # (n, 3K, 1, 1)
+            return _discretized_logistic_mixture(params, self.levels)[:, :, 0, 0].exp()
+        return pixel_probs
 
 
 class _GatedLayer(nn.Module):
