@@ -171,6 +171,8 @@ CACHED = {
     "nade": lambda: NADE((1, 6, 5), 7, hidden=8),
     "pixelcnn, logistic": lambda: PixelCNN((1, 6, 5), 7, channels=8, layers=3, first_kernel=3, output="logistic",
                                            mixtures=2),
+    "made": lambda: MADE((1, 6, 5), 7, hidden=(16, 16)),
+    "made, 3 orders": lambda: MADE((1, 6, 5), 7, hidden=(16, 16), n_masks=3),     # mask 0 in use: the raster order
 }
 
 
