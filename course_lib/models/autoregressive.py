@@ -217,15 +217,23 @@ class MADE(AutoregressiveImageModel):
         self.current.copy_(k)
         self.order.copy_(self.orders.index_select(0, k.view(1))[0])
 
-    def _masked_forward(self, x, k: torch.Tensor):
-        """The MLP with mask set k, applied as F.linear(h, mask ⊙ W, b) (the weights themselves untouched)."""
+    def _masked_weights(self, k: torch.Tensor) -> list[torch.Tensor]:
+        """Every layer's weights under mask set k, mask ⊙ W (the weights themselves untouched)."""
+        return [getattr(self, f"masks_{i}").index_select(0, k.view(1))[0] * layer.weight
+                for i, layer in enumerate(self.layers)]
+
+    def _last_hidden(self, x, weights) -> torch.Tensor:
+        """The hidden units feeding the output layer, (B, H), computed with the masked ``weights``."""
         h = self.scaled(x).reshape(len(x), -1)
-        for i, layer in enumerate(self.layers):
-            mask = getattr(self, f"masks_{i}").index_select(0, k.view(1))[0]
-            h = F.linear(h, mask * layer.weight, layer.bias)
-            if i < len(self.layers) - 1:
-                h = torch.relu(h)
-        return _as_image_log_probs(h, self.levels, self.image_shape)
+        for layer, weight in zip(self.layers[:-1], weights[:-1]):
+            h = torch.relu(F.linear(h, weight, layer.bias))
+        return h
+
+    def _masked_forward(self, x, k: torch.Tensor):
+        """The MLP with mask set k → log-probabilities (B, L, H, W)."""
+        weights = self._masked_weights(k)
+        logits = F.linear(self._last_hidden(x, weights), weights[-1], self.layers[-1].bias)
+        return _as_image_log_probs(logits, self.levels, self.image_shape)
 
     def _log_probs(self, x, context):
         return self._masked_forward(x, self.current.clone())   # a copy: later switches leave this graph intact
@@ -234,17 +242,13 @@ class MADE(AutoregressiveImageModel):
         """One pass of the masked MLP per pixel, as in ``_log_probs``, but with the masked weights formed once per
         image batch and the output layer computing the pixel's L logits only, not all L·D (most of the work);
         same probabilities."""
-        k = self.current.clone()
-        weights = [getattr(self, f"masks_{i}").index_select(0, k.view(1))[0] * layer.weight
-                   for i, layer in enumerate(self.layers)]
+        weights = self._masked_weights(self.current.clone())
         level_rows = torch.arange(self.levels, device=self.device) * self.pixels    # logit of level l, pixel d: l·D + d
 
         def pixel_probs(step, pixel):
-            h = self.scaled(x).reshape(len(x), -1)
-            for layer, weight in zip(self.layers[:-1], weights[:-1]):
-                h = torch.relu(F.linear(h, weight, layer.bias))
             rows = level_rows + pixel
-            logits = F.linear(h, weights[-1].index_select(0, rows), self.layers[-1].bias.index_select(0, rows))
+            logits = F.linear(self._last_hidden(x, weights), weights[-1].index_select(0, rows),
+                              self.layers[-1].bias.index_select(0, rows))
             return torch.log_softmax(logits.view(len(x), self.levels, 1, 1), dim=1)[:, :, 0, 0].exp()
         return pixel_probs
 
